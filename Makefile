@@ -1,0 +1,40 @@
+# `make run` and `make test` build .venv from nothing, then run.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint bench clean venv lock
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml uv.lock requirements.lock
+	@if command -v uv >/dev/null 2>&1; then \
+		echo "setting up $(VENV) with uv"; \
+		uv venv --quiet --allow-existing --python $(PYTHON) $(VENV) && \
+		UV_PROJECT_ENVIRONMENT=$(VENV) uv sync --quiet --frozen --extra dev --compile-bytecode; \
+	else \
+		echo "setting up $(VENV) with pip (install uv for a ~20x faster setup)"; \
+		$(PYTHON) -m venv $(VENV) && \
+		$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock && \
+		$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .; \
+	fi
+	@$(BIN)/python -c "import hcl2; hcl2.loads('a = 1')" >/dev/null
+	@touch $(STAMP)
+
+lock:
+	uv lock
+	uv export --quiet --frozen --extra dev --no-hashes --no-emit-project -o requirements.lock
+
+run: $(STAMP)
+	@bash examples/run-example.sh
+
+test: $(STAMP)
+	$(BIN)/ruff check driftmgr_tui tests benchmarks
+	$(BIN)/python -m pytest -n auto -p no:cacheprovider
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks state
+
+clean:
+	rm -rf $(VENV)
