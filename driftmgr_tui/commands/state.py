@@ -9,7 +9,6 @@ from typing import Any
 import click
 import orjson
 from rich.markup import escape
-from rich.table import Table
 
 from driftmgr_tui.commands.common import (
     emit_json,
@@ -152,8 +151,9 @@ def _report(result, as_json: bool) -> None:
             out.print(escape(message))
     if result.changed:
         backup = f", backup {result.backup_id}" if result.backup_id else ""
-        out.print(f"[green]wrote[/] {escape(result.location)} (serial {result.old_serial} -> "
-                  f"{result.new_serial}{backup})")
+        serial = (f"serial {result.old_serial} -> {result.new_serial}" if result.old_serial is not None
+                  else f"new state, serial {result.new_serial}")
+        out.print(f"[green]wrote[/] {escape(result.location)} ({serial}{backup})")
 
 
 @state_group.command("rm", epilog=EPILOG)
@@ -339,18 +339,14 @@ def backups_cmd(state_path, chdir, backend_spec, workspace, all_locations, as_js
     if not rows:
         out.print("no backups yet")
         return
-    table = Table(box=None, pad_edge=False)
-    for col in ("ID", "TIME (UTC)", "SERIAL", "LINEAGE", "RESOURCES", "SHA256", "REASON"):
-        table.add_column(col, no_wrap=col != "REASON")
-    if all_locations:
-        table.add_column("LOCATION")
+    header = f"{'ID':>4}  {'TIME (UTC)':<19}  {'SERIAL':>6}  {'LINEAGE':<8}  {'RES':>5}  {'SHA256':<12}  REASON"
+    out.print(f"[bold]{header}[/]")
     for r in rows:
-        cells = [str(r.id), f"{r.created_at:%Y-%m-%d %H:%M:%S}", str(r.serial), (r.lineage or "")[:8],
-                 str(r.resource_count), r.sha256[:12], escape(r.reason)]
+        line = (f"{r.id:>4}  {r.created_at:%Y-%m-%d %H:%M:%S}  {r.serial!s:>6}  {(r.lineage or '')[:8]:<8}  "
+                f"{r.resource_count:>5}  {r.sha256[:12]}  {r.reason}")
         if all_locations:
-            cells.append(escape(r.location))
-        table.add_row(*cells)
-    out.print(table)
+            line += f"  [{r.location}]"
+        out.print(escape(line))
 
 
 @state_group.command("restore", epilog=EPILOG)

@@ -398,7 +398,7 @@ def import_instance(
     if key is not None:
         inst["index_key"] = key
     inst["schema_version"] = schema_version
-    inst["attributes"] = attributes
+    inst["attributes"] = _cty_order(attributes)
     inst["sensitive_attributes"] = sensitive_attributes or []
     if private:
         inst["private"] = private
@@ -409,6 +409,15 @@ def import_instance(
     res["instances"].append(inst)
     state.reindex()
     return [f"imported {addr} (id {attributes['id']})"]
+
+
+def _cty_order(value: Any) -> Any:
+    """Objects with keys sorted, as Terraform's cty JSON encoder writes attributes."""
+    if isinstance(value, dict):
+        return {k: _cty_order(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_cty_order(v) for v in value]
+    return value
 
 
 # ----------------------------------------------------------------------------- validate
