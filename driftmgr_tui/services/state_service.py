@@ -296,7 +296,7 @@ def _require_absent(current: StateFile | None, new: StateFile) -> None:
 
 def check_valid_import(current: StateFile | None, new: StateFile) -> None:
     """Terraform's ``statemgr.CheckValidImport`` (the rules of ``terraform state push``)."""
-    if current is None or not current.index and not current.outputs:
+    if current is None or (not current.index and not current.outputs):
         return
     if new.lineage and current.lineage and new.lineage != current.lineage:
         raise StateConflictError(

@@ -10,6 +10,7 @@ once however many times they are backed up.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import os
@@ -146,8 +147,6 @@ class BackupStore:
                     select(StateBackup.sha256).where(col(StateBackup.sha256).in_(digests))
                 ).all())
         for digest in digests - still_used:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.blob_path(digest))
-            except FileNotFoundError:
-                pass
         return len(doomed)

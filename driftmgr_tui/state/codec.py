@@ -83,7 +83,7 @@ def _json_error(exc: Exception, data: bytes, path: str | None) -> StateFormatErr
     msg = getattr(exc, "msg", str(exc))
     lineno = getattr(exc, "lineno", None)
     colno = getattr(exc, "colno", None)
-    truncated = "unexpected end" in msg or "Expecting" in msg and getattr(exc, "pos", 0) >= len(data.rstrip())
+    truncated = "unexpected end" in msg or ("Expecting" in msg and getattr(exc, "pos", 0) >= len(data.rstrip()))
     detail = "the file is truncated or not valid JSON" if truncated else "not valid JSON"
     where = f" at line {lineno}, column {colno}" if lineno else ""
     return StateFormatError(f"{detail}{where}: {msg}", path=path)
@@ -281,10 +281,9 @@ def _check_instance(inst: Json, where: str, path: str | None) -> None:
             raise StateFormatError("not valid base64", path=path, field=f"{where}.private") from None
     for key_name in ("dependencies", "depends_on"):
         deps = get(key_name)
-        if deps is not None:
-            if type(deps) is not list or not all(type(d) is str for d in deps):
-                raise StateFormatError("expected an array of address strings", path=path,
-                                       field=f"{where}.{key_name}")
+        if deps is not None and (type(deps) is not list or not all(type(d) is str for d in deps)):
+            raise StateFormatError("expected an array of address strings", path=path,
+                                   field=f"{where}.{key_name}")
     cbd = get("create_before_destroy")
     if cbd is not None and type(cbd) is not bool:
         raise StateFormatError(f"expected a boolean, found {_kind(cbd)}", path=path,

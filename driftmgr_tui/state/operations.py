@@ -24,9 +24,7 @@ def _module_matches(module: str, wanted: str) -> bool:
     """``wanted`` (``module.a`` / ``module.a["k"]`` / ``root``) names this module or an ancestor."""
     if wanted in ("", "root"):
         return module == ""
-    if module == wanted or module.startswith(wanted + ".") or module.startswith(wanted + "["):
-        return True
-    return False
+    return bool(module == wanted or module.startswith(wanted + ".") or module.startswith(wanted + "["))
 
 
 def list_instances(
@@ -138,12 +136,7 @@ def _redact_path(node: Any, steps: list[Any]) -> None:
     if not steps:
         return
     head, rest = steps[0], steps[1:]
-    if isinstance(node, dict) and head in node:
-        if rest:
-            _redact_path(node[head], rest)
-        else:
-            node[head] = REDACTED
-    elif isinstance(node, list) and isinstance(head, int) and 0 <= head < len(node):
+    if (isinstance(node, dict) and head in node) or (isinstance(node, list) and isinstance(head, int) and 0 <= head < len(node)):
         if rest:
             _redact_path(node[head], rest)
         else:
@@ -339,9 +332,9 @@ def default_provider_for(state: StateFile, rtype: str, module: str = "") -> str:
     best = None
     for res in state.resources:
         parsed = parse_provider(res["provider"])
-        if parsed and parsed.type == ptype and parsed.alias is None:
-            if res.get("module", "") == module or best is None:
-                best = res["provider"]
+        same_type = parsed is not None and parsed.type == ptype and parsed.alias is None
+        if same_type and (res.get("module", "") == module or best is None):
+            best = res["provider"]
     return best or f'provider["registry.terraform.io/hashicorp/{ptype}"]'
 
 

@@ -22,7 +22,9 @@ def _roundtrip_cases() -> list[str]:
     from tests.conftest import TF_FIXTURES
 
     folder = TF_FIXTURES / "states/statefile/testdata/roundtrip"
-    return sorted(p.name[: -len(".in.tfstate")] for p in folder.glob("*.in.tfstate")) or ["<fixtures missing>"]
+    return sorted(p.name[: -len(".in.tfstate")] for p in folder.glob("*.in.tfstate")) or [
+        "<fixtures missing>"
+    ]
 
 
 def _canonical(doc: dict, *, legacy: bool) -> dict:
@@ -124,8 +126,9 @@ def test_unknown_fields_private_and_identity_are_preserved() -> None:
                 ],
             },
         ],
-        "check_results": [{"object_kind": "resource", "config_addr": "aws_instance.web", "status": "pass",
-                           "objects": None}],
+        "check_results": [
+            {"object_kind": "resource", "config_addr": "aws_instance.web", "status": "pass", "objects": None}
+        ],
         "future_top_field": "kept",
     }
     state = read_state(json.dumps(doc).encode())
@@ -143,8 +146,14 @@ def test_unknown_fields_private_and_identity_are_preserved() -> None:
     assert web["instances"][1]["deposed"] == "00000001"
     # Terraform's order: sorted resources, struct field order inside instances.
     assert [r["type"] for r in again["resources"]] == ["aws_instance", "aws_s3_bucket"]
-    assert list(inst)[:6] == ["schema_version", "attributes", "sensitive_attributes",
-                              "identity_schema_version", "identity", "private"]
+    assert list(inst)[:6] == [
+        "schema_version",
+        "attributes",
+        "sensitive_attributes",
+        "identity_schema_version",
+        "identity",
+        "private",
+    ]
     assert state.index["aws_instance.web"].tainted
     assert [r.deposed for r in state.deposed_objects] == ["00000001"]
 
@@ -178,16 +187,31 @@ def _state_doc(**overrides) -> dict:
         (lambda d: d.update(resources={}), "resources", "an array"),
         (lambda d: d["resources"][0].update(mode="weird"), "resources[0].mode", "managed"),
         (lambda d: d["resources"][0].update(type=3), "resources[0].type", "non-empty string"),
-        (lambda d: d["resources"][0]["instances"][0].update(index_key=1.5), "resources[0].instances[0].index_key",
-         "instance key"),
-        (lambda d: d["resources"][0]["instances"][0].update(attributes=[1]),
-         "resources[0].instances[0].attributes", "an object"),
-        (lambda d: d["resources"][0]["instances"][0].update(private="%%%"), "resources[0].instances[0].private",
-         "base64"),
-        (lambda d: d["resources"][0]["instances"][0].update(status="broken"), "resources[0].instances[0].status",
-         "tainted"),
-        (lambda d: d["resources"][0]["instances"][0].update(dependencies="aws_vpc.main"),
-         "resources[0].instances[0].dependencies", "array"),
+        (
+            lambda d: d["resources"][0]["instances"][0].update(index_key=1.5),
+            "resources[0].instances[0].index_key",
+            "instance key",
+        ),
+        (
+            lambda d: d["resources"][0]["instances"][0].update(attributes=[1]),
+            "resources[0].instances[0].attributes",
+            "an object",
+        ),
+        (
+            lambda d: d["resources"][0]["instances"][0].update(private="%%%"),
+            "resources[0].instances[0].private",
+            "base64",
+        ),
+        (
+            lambda d: d["resources"][0]["instances"][0].update(status="broken"),
+            "resources[0].instances[0].status",
+            "tainted",
+        ),
+        (
+            lambda d: d["resources"][0]["instances"][0].update(dependencies="aws_vpc.main"),
+            "resources[0].instances[0].dependencies",
+            "array",
+        ),
         (lambda d: d["resources"][0].update(module="module.[x"), "resources[0].module", "module path"),
         (lambda d: d.update(outputs={"o": {"value": 1}}), "outputs.o", "type"),
     ],
@@ -206,14 +230,14 @@ def test_wrong_field_types_name_file_and_field(mutate, field: str, words: str) -
     ("raw", "words"),
     [
         (b"", "empty"),
-        (b"{\"version\": 4, \"serial\": 1,", "truncated"),
-        (b"{\"version\": 4, \"serial\": ]}", "line 1"),
+        (b'{"version": 4, "serial": 1,', "truncated"),
+        (b'{"version": 4, "serial": ]}', "line 1"),
         (b"[1, 2]", "JSON object"),
-        (b"{\"serial\": 1}", "version"),
-        (b"{\"version\": 5, \"serial\": 1}", "newer"),
-        (b"{\"version\": \"4\"}", "integer"),
+        (b'{"serial": 1}', "version"),
+        (b'{"version": 5, "serial": 1}', "newer"),
+        (b'{"version": "4"}', "integer"),
         (b"\xff\xfe{}", "UTF-8"),
-        (b"{\"version\": 0}", "version 0"),
+        (b'{"version": 0}', "version 0"),
     ],
 )
 def test_malformed_input_is_a_clear_error(raw: bytes, words: str) -> None:
@@ -231,6 +255,7 @@ def test_duplicate_instances_are_reported_not_hidden() -> None:
 
 
 # --------------------------------------------------------------------------- against terraform itself
+
 
 def _terraform() -> str:
     binary = shutil.which("terraform")
@@ -251,8 +276,14 @@ def test_terraform_accepts_files_we_wrote(tmp_path: Path, tf_fixtures: Path) -> 
         state = read_state(source.read_bytes(), path=str(source))
         out = tmp_path / f"{source.name}.ours.tfstate"
         out.write_bytes(write_state(state))
-        proc = subprocess.run([binary, "state", "list", f"-state={out}"], capture_output=True, text=True,
-                              env=env, cwd=tmp_path, timeout=120)
+        proc = subprocess.run(
+            [binary, "state", "list", f"-state={out}"],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+        )
         assert proc.returncode == 0, f"{source.name}: {proc.stderr}"
         theirs = sorted(proc.stdout.split())
         ours = sorted(state.index)

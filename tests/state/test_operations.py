@@ -51,11 +51,18 @@ def state() -> StateFile:
 def test_list_filters(state: StateFile) -> None:
     addrs = [r.address for r in ops.list_instances(state)]
     assert addrs == [
-        "aws_instance.web[0]", "aws_instance.web[1]", "aws_s3_bucket.logs", "data.aws_ami.ubuntu",
-        'module.net["eu"].aws_subnet.private["a"]', 'module.net["eu"].aws_subnet.private["b"]',
-        'module.net["eu"].aws_vpc.main', 'module.net["eu"].module.routes.aws_route.r',
+        "aws_instance.web[0]",
+        "aws_instance.web[1]",
+        "aws_s3_bucket.logs",
+        "data.aws_ami.ubuntu",
+        'module.net["eu"].aws_subnet.private["a"]',
+        'module.net["eu"].aws_subnet.private["b"]',
+        'module.net["eu"].aws_vpc.main',
+        'module.net["eu"].module.routes.aws_route.r',
     ]
-    assert [r.address for r in ops.list_instances(state, types=["aws_vpc"])] == ['module.net["eu"].aws_vpc.main']
+    assert [r.address for r in ops.list_instances(state, types=["aws_vpc"])] == [
+        'module.net["eu"].aws_vpc.main'
+    ]
     assert len(ops.list_instances(state, module='module.net["eu"]')) == 4
     assert len(ops.list_instances(state, module="root")) == 4
     assert [r.address for r in ops.list_instances(state, patterns=["aws_s3_*"])] == ["aws_s3_bucket.logs"]
@@ -81,7 +88,7 @@ def test_rm_instance_resource_and_module(state: StateFile) -> None:
 
 def test_rm_of_missing_address_changes_nothing(state: StateFile) -> None:
     before = write_state(state)
-    with pytest.raises(ResourceNotFoundError, match="aws_instance.nope"):
+    with pytest.raises(ResourceNotFoundError, match=r"aws_instance\.nope"):
         ops.remove(state, ["aws_s3_bucket.logs", "aws_instance.nope"])
     assert write_state(state) == before
 
@@ -127,8 +134,11 @@ def test_import_builds_a_terraform_shaped_instance(state: StateFile) -> None:
     ops.import_instance(state, "aws_iam_role.deploy", {"id": "deploy", "name": "deploy"})
     ref = state.index["aws_iam_role.deploy"]
     assert ref.provider == AWS
-    assert ref.instance == {"schema_version": 0, "attributes": {"id": "deploy", "name": "deploy"},
-                            "sensitive_attributes": []}
+    assert ref.instance == {
+        "schema_version": 0,
+        "attributes": {"id": "deploy", "name": "deploy"},
+        "sensitive_attributes": [],
+    }
     with pytest.raises(UsageError, match="already exists"):
         ops.import_instance(state, "aws_iam_role.deploy", {"id": "x"})
     with pytest.raises(UsageError, match="id"):
@@ -141,17 +151,37 @@ def test_import_builds_a_terraform_shaped_instance(state: StateFile) -> None:
 
 def test_show_redacts_sensitive_paths_and_secret_names() -> None:
     doc = {
-        "version": 4, "terraform_version": "1.11.4", "serial": 1, "lineage": "l", "outputs": {},
-        "resources": [{
-            "mode": "managed", "type": "aws_db_instance", "name": "db", "provider": AWS,
-            "instances": [{
-                "schema_version": 2,
-                "attributes": {"id": "db-1", "username": "admin", "password": "hunter2",
-                               "connection": {"dsn": "postgres://admin:hunter2@db"}, "port": 5432},
-                "sensitive_attributes": [[{"type": "get_attr", "value": "connection"},
-                                          {"type": "get_attr", "value": "dsn"}]],
-            }],
-        }],
+        "version": 4,
+        "terraform_version": "1.11.4",
+        "serial": 1,
+        "lineage": "l",
+        "outputs": {},
+        "resources": [
+            {
+                "mode": "managed",
+                "type": "aws_db_instance",
+                "name": "db",
+                "provider": AWS,
+                "instances": [
+                    {
+                        "schema_version": 2,
+                        "attributes": {
+                            "id": "db-1",
+                            "username": "admin",
+                            "password": "hunter2",
+                            "connection": {"dsn": "postgres://admin:hunter2@db"},
+                            "port": 5432,
+                        },
+                        "sensitive_attributes": [
+                            [
+                                {"type": "get_attr", "value": "connection"},
+                                {"type": "get_attr", "value": "dsn"},
+                            ]
+                        ],
+                    }
+                ],
+            }
+        ],
     }
     state = read_state(json.dumps(doc).encode())
     shown = ops.show_json(state.index["aws_db_instance.db"])
@@ -165,13 +195,20 @@ def test_show_redacts_sensitive_paths_and_secret_names() -> None:
 
 def test_validate_finds_real_problems() -> None:
     doc = {
-        "version": 4, "terraform_version": "1.11.4", "serial": 3, "lineage": "not-a-uuid", "outputs": {},
+        "version": 4,
+        "terraform_version": "1.11.4",
+        "serial": 3,
+        "lineage": "not-a-uuid",
+        "outputs": {},
         "resources": [
             _res("aws_instance", "web", [0], dependencies=["aws_security_group.gone", "aws_vpc.main"]),
             _res("aws_instance", "web", [0]),
             _res("aws_vpc", "main", [None]),
             {**_res("aws_subnet", "mixed", [0, "a"])},
-            {**_res("aws_eip", "ip", [None]), "provider": 'provider["registry.terraform.io/hashicorp/google"]'},
+            {
+                **_res("aws_eip", "ip", [None]),
+                "provider": 'provider["registry.terraform.io/hashicorp/google"]',
+            },
         ],
     }
     problems = ops.validate(read_state(json.dumps(doc).encode()))
