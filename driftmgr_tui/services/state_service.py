@@ -104,6 +104,8 @@ class StateService:
             from driftmgr_tui.state.backends.config import backend_from_spec
 
             backend = backend_from_spec(source.backend)
+            if source.workspace and hasattr(backend, "for_workspace"):
+                backend = backend.for_workspace(source.workspace)
         else:
             from driftmgr_tui.state.backends.config import backend_from_chdir
 
