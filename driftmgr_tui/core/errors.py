@@ -134,8 +134,9 @@ class StateLockedError(DriftmgrError):
         self.location = location
         self.lock = lock
         what = lock.describe() if lock else (detail or "holder unknown")
+        extra = f": {detail}" if lock and detail else ""
         super().__init__(
-            f"state {location} is locked ({what})",
+            f"state {location} is locked ({what}){extra}",
             hint="wait for the other operation to finish; if it died, release the lock with "
             "`driftmgr state unlock ID` (check the holder first)",
         )

@@ -11,10 +11,10 @@ once however many times they are backed up.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import gzip
 import hashlib
 import os
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from driftmgr_tui.core.errors import DriftmgrError, UsageError
 from driftmgr_tui.core.models import StateBackup
 from driftmgr_tui.state.backends.base import new_lock_info
 from driftmgr_tui.state.backends.local import atomic_write
+from driftmgr_tui.state.model import BackupMeta
 
 
 class BackupNotFoundError(UsageError):
@@ -34,14 +35,6 @@ class BackupNotFoundError(UsageError):
 
 class BackupCorruptError(DriftmgrError):
     """A backup blob is missing or its bytes no longer match their digest."""
-
-
-@dataclass(frozen=True)
-class BackupMeta:
-    serial: int | None
-    lineage: str | None
-    terraform_version: str | None
-    resource_count: int
 
 
 class BackupStore:
@@ -53,13 +46,29 @@ class BackupStore:
     def blob_path(self, sha256: str) -> Path:
         return self.root / sha256[:2] / f"{sha256}.tfstate.gz"
 
+    @contextlib.contextmanager
+    def _blob_lock(self):
+        """Serialises blob writes with pruning across processes, so a prune never deletes a blob that a
+        concurrent save of identical bytes is about to reference."""
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
     def save(self, location: str, data: bytes, *, reason: str, meta: BackupMeta) -> StateBackup:
         """Store ``data`` (the bytes about to be replaced) and record it. Returns the row."""
         digest = hashlib.sha256(data).hexdigest()
         path = self.blob_path(digest)
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            atomic_write(path, gzip.compress(data, compresslevel=6, mtime=0), mode=0o600)
+        with self._blob_lock():
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                atomic_write(path, gzip.compress(data, compresslevel=6, mtime=0), mode=0o600)
+            return self._record(location, digest, data, reason, meta)
+
+    def _record(self, location: str, digest: str, data: bytes, reason: str, meta: BackupMeta) -> StateBackup:
         row = StateBackup(
             location=location,
             sha256=digest,
@@ -77,7 +86,7 @@ class BackupStore:
             session.flush()
             session.refresh(row)
             session.expunge(row)
-        self.prune(location)
+        self._prune_locked(location)
         return row
 
     def list(self, location: str | None = None, *, limit: int | None = None) -> list[StateBackup]:
@@ -131,6 +140,10 @@ class BackupStore:
 
     def prune(self, location: str) -> int:
         """Keep the newest ``retention`` backups of ``location``; delete blobs nothing references."""
+        with self._blob_lock():
+            return self._prune_locked(location)
+
+    def _prune_locked(self, location: str) -> int:
         with session_scope(self.engine) as session:
             rows = session.exec(
                 select(StateBackup).where(StateBackup.location == location)

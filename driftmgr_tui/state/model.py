@@ -77,6 +77,16 @@ class InstanceRef:
         return instance_address(self.module, self.mode, self.type, self.name, None)
 
 
+@dataclass(frozen=True)
+class BackupMeta:
+    """What a backup row records about the state it holds."""
+
+    serial: int | None
+    lineage: str | None
+    terraform_version: str | None
+    resource_count: int
+
+
 @dataclass(slots=True)
 class StateProblem:
     """Something Terraform itself would reject or warn about; reported by `state validate`."""
@@ -145,8 +155,20 @@ class StateFile:
             mode = res["mode"]
             rtype = res["type"]
             name = res["name"]
-            for inst in res["instances"]:
-                addr = instance_address(module, mode, rtype, name, inst.get("index_key"))
+            instances = res["instances"]
+            if not instances:
+                continue
+            # The resource's address once; per instance only the key is appended (the common
+            # no-key and integer-key cases inline, as instance_address formats them).
+            base = instance_address(module, mode, rtype, name, None)
+            for inst in instances:
+                key = inst.get("index_key")
+                if key is None:
+                    addr = base
+                elif type(key) is int and key >= 0:
+                    addr = f"{base}[{key}]"
+                else:
+                    addr = instance_address(module, mode, rtype, name, key)
                 ref = InstanceRef(addr, res, inst)
                 if inst.get("deposed"):
                     deposed.append(ref)

@@ -12,13 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from driftmgr_tui.core.errors import DriftmgrError, LockInfo, StateConflictError, StateFormatError
 from driftmgr_tui.state.backends.base import StateBackend, StateObject, new_lock_info
-from driftmgr_tui.state.backups import BackupMeta, BackupStore
 from driftmgr_tui.state.codec import content_digest, read_state, write_state
 from driftmgr_tui.state.diff import StateDiff, diff_states
-from driftmgr_tui.state.model import StateFile
+from driftmgr_tui.state.model import BackupMeta, StateFile
+
+if TYPE_CHECKING:  # the database layer is imported only by writes that back up
+    from driftmgr_tui.state.backups import BackupStore
 
 
 class NoStateError(DriftmgrError):

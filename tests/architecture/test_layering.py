@@ -73,3 +73,14 @@ def test_the_cli_never_loads_textual_or_cloud_sdks() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == ""
+
+
+def test_reading_state_does_not_load_the_database_layer() -> None:
+    """`state list` and friends answer without paying for SQLAlchemy; only writes that back up load it."""
+    code = (
+        "import sys; from driftmgr_tui.services.state_service import StateService; "
+        "import driftmgr_tui.state.store, driftmgr_tui.commands.state; "
+        "print(','.join(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'sqlmodel', 'alembic')))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == ""
