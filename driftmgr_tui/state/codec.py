@@ -311,7 +311,7 @@ def _looks_valid(inst: Json, valid_private: set[str]) -> bool:
     True only when _check_instance would pass; rarer fields are left to it."""
     get = inst.get
     key = get("index_key")
-    if key is not None and type(key) is not int and type(key) is not str:
+    if key is not None and (type(key) is not str and (type(key) is not int or key < 0)):
         return False
     sv = get("schema_version", 0)
     if type(sv) is not int or sv < 0:
@@ -345,6 +345,9 @@ def _check_instance(inst: Json, where: str, path: str | None) -> None:
     if key is not None and (type(key) is not int and type(key) is not str):
         raise StateFormatError(f"instance key must be an integer, a string or absent, found {_kind(key)}",
                                path=path, field=f"{where}.index_key")
+    if type(key) is int and key < 0:
+        raise StateFormatError(f"instance key must not be negative, found {key}", path=path,
+                               field=f"{where}.index_key")
     sv = get("schema_version", 0)
     if type(sv) is not int or sv < 0:
         raise StateFormatError(f"expected a non-negative integer, found {_kind(sv)}", path=path,
