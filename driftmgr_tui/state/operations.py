@@ -240,11 +240,6 @@ def move(state: StateFile, source: str, destination: str) -> list[str]:
     return _move_instance(state, src_res, src, dst)
 
 
-def _single_nokey(res: Json) -> bool:
-    current = [i for i in res["instances"] if not i.get("deposed")]
-    return len(current) == 1 and current[0].get("index_key") is None
-
-
 def _move_module(state: StateFile, src: Address, dst: Address) -> list[str]:
     src_mod = src.module_str
     dst_mod = dst.module_str
