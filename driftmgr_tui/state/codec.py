@@ -189,8 +189,6 @@ def _expect(value: Any, kind: type | tuple[type, ...], path: str | None, field: 
         raise StateFormatError(f"expected {what}, found {_kind(value)}", path=path, field=field)
 
 
-_KNOWN_INSTANCE_KEYS = frozenset(INSTANCE_ORDER)
-
 
 def _check_v4(state: StateFile, path: str | None) -> None:
     """Type-check the v4 structure (Go's json.Unmarshal into stateV4 plus prepareStateV4's checks)."""

@@ -85,7 +85,7 @@ def get_instance(state: StateFile, address: str) -> InstanceRef:
         raise UsageError(f"{address} is a module; `show` needs a resource instance address")
     ref = state.index.get(str(addr))
     if ref is None and addr.is_resource:
-        keyed = [r for a, r in state.index.items() if Address.contains(addr, parse_address(a))]
+        keyed = [r for a, r in state.index.items() if addr.contains(parse_address(a))]
         if len(keyed) == 1:
             return keyed[0]
         if keyed:

@@ -12,21 +12,10 @@ UI_ALLOWED = {"app.py", "screens", "widgets"}
 CLOUD_SDKS = ("boto3", "botocore", "azure", "google")
 
 
-def _imports(path: Path) -> list[tuple[int, str]]:
+def _imports(path: Path, *, module_level_only: bool = False) -> list[tuple[int, str]]:
     tree = ast.parse(path.read_text(), filename=str(path))
     found = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found += [(node.lineno, alias.name) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.append((node.lineno, node.module))
-    return found
-
-
-def _module_level_imports(path: Path) -> list[tuple[int, str]]:
-    tree = ast.parse(path.read_text(), filename=str(path))
-    found = []
-    for node in tree.body:
+    for node in tree.body if module_level_only else ast.walk(tree):
         if isinstance(node, ast.Import):
             found += [(node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -58,7 +47,7 @@ def test_cloud_sdks_are_imported_lazily() -> None:
     offenders = [
         f"{path.relative_to(PACKAGE.parent)}:{line} imports {name} at module level"
         for path in PACKAGE.rglob("*.py")
-        for line, name in _module_level_imports(path)
+        for line, name in _imports(path, module_level_only=True)
         if name.split(".")[0] in CLOUD_SDKS
     ]
     assert offenders == [], "\n".join(offenders)

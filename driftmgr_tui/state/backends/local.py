@@ -370,9 +370,6 @@ class LocalBackend(StateBackend):
         if self._os_lock_held_elsewhere():
             detail = "a live process holds the file lock; local locks cannot be broken from another process"
             exc = StateLockedError(self.location, current, detail=detail)
-            if detail not in exc.message:  # StateLockedError names only the holder when it is known
-                exc.message = f"{exc.message}: {detail}"
-                exc.args = (exc.message,)
             exc.hint = "let that process finish, or stop it: its lock dies with it"
             raise exc
         self._remove_info()
