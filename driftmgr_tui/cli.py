@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from driftmgr_tui import __version__
+from driftmgr_tui.commands.discover import discover_group
 from driftmgr_tui.commands.state import state_group
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
@@ -12,16 +13,35 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 
 @click.group(context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, prog_name="driftmgr")
-def cli() -> None:
+@click.option("-v", "--verbose", count=True, help="Log to stderr (-v warnings and retries, -vv debug).")
+def cli(verbose: int) -> None:
     """driftmgr: find and fix Terraform drift.
 
     \b
     Configuration: $DRIFTMGR_CONFIG (default ~/.config/driftmgr/config.toml).
     Database: $DRIFTMGR_DB_URL (default SQLite in the user data dir).
     """
+    _configure_logging(verbose)
+
+
+def _configure_logging(verbose: int) -> None:
+    """Quiet by default: errors reach the user as one line from the command, never as a logged traceback.
+    ``-v`` shows warnings (retries, recovered jobs), ``-vv`` everything."""
+    import logging
+
+    logger = logging.getLogger("driftmgr_tui")
+    logger.propagate = False
+    if not verbose:
+        logger.addHandler(logging.NullHandler())
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
 
 
 cli.add_command(state_group)
+cli.add_command(discover_group)
 
 
 def main() -> None:

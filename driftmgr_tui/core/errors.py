@@ -15,6 +15,8 @@ class DriftmgrError(Exception):
     """Base of every error driftmgr reports to a user (never a traceback)."""
 
     exit_code = 1
+    # Job workers retry an exception whose ``retryable`` is True (see core.jobs); most errors are final.
+    retryable = False
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -149,6 +151,37 @@ class BackendError(DriftmgrError):
 
 
 class ProviderAuthError(DriftmgrError):
-    """Cloud credentials are missing or rejected."""
+    """Cloud credentials are missing or rejected: exit 2, like any other input the user must fix.
+
+    The message is one line naming the provider, what is wrong and what to do (the hint is folded in, so a
+    script that keeps only the first line of stderr still learns how to fix it)."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(f"{message}: {hint}" if hint else message)
+
+
+class TransientError(DriftmgrError):
+    """A failure worth retrying as is: throttling, a timeout, a dropped connection, a 5xx.
+
+    A job whose handler raises it is requeued with backoff while attempts remain. ``retry_after`` (seconds),
+    when the remote side said how long to wait, is the least delay before the next attempt.
+    """
 
     exit_code = 1
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after
+
+
+class JobCancelledError(DriftmgrError):
+    """A job stopped because its cancellation was requested. Handlers raise it via ``ctx.check_cancelled()``."""
+
+    exit_code = 130
+
+
+class JobNotFoundError(UsageError):
+    """No job has the given id."""

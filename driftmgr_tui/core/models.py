@@ -91,3 +91,147 @@ class StateBackup(SQLModel, table=True):
     reason: str
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     created_by: str = Field(default_factory=current_actor)
+
+
+class Job(SQLModel, table=True):
+    """One long operation (discovery, drift detection, remediation) in the persistent queue.
+
+    Rows are the single source of truth for every process: the CLI running a job in the foreground, a TUI
+    polling the table, and a restart recovering what a dead worker left behind all read the same columns.
+    The lifecycle and the write rules live in :mod:`driftmgr_tui.core.jobs`; every update there is
+    conditional (``WHERE status = ... AND owner = ... AND attempts = ...``) so a finished job stays finished.
+
+    ``payload`` and ``result`` are orjson-encoded JSON objects stored as text (portable across SQLite and
+    PostgreSQL). ``run_after`` is the earliest time the job may be claimed (retry backoff). ``owner`` is the
+    ``host:pid`` of the worker process holding a running job, ``heartbeat_at`` the last time it proved alive.
+    """
+
+    __tablename__ = "job"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(index=True)
+    status: str = Field(default="queued", index=True)
+    priority: int = 0
+    payload: str = Field(default="{}", sa_type=sa.Text)
+    result: str | None = Field(default=None, sa_type=sa.Text)
+    attempts: int = 0
+    max_attempts: int = 3
+    progress: float = 0.0
+    message: str = ""
+    error: str | None = Field(default=None, sa_type=sa.Text)
+    error_kind: str | None = None
+    run_after: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    cancel_requested: bool = False
+    owner: str | None = None
+    heartbeat_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_by: str = Field(default_factory=current_actor)
+
+
+# BIGSERIAL on PostgreSQL; on SQLite only an INTEGER PRIMARY KEY is the auto-assigned rowid (64-bit anyway).
+_EVENT_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+class Event(SQLModel, table=True):
+    """One persisted event (``job.started``, ``discovery.region.failed`` ...), the log other processes poll.
+
+    ``id`` only grows, so a reader can ask for everything after the last id it saw. ``job_id`` names the job
+    that emitted it (no foreign key: events outlive pruned jobs). ``payload`` is an orjson-encoded object.
+    """
+
+    __tablename__ = "event"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=_EVENT_ID)
+    type: str = Field(index=True)
+    time: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    job_id: int | None = Field(default=None, index=True)
+    payload: str = Field(default="{}", sa_type=sa.Text)
+
+
+# ----------------------------------------------------------------------------------------------- discovery
+
+
+class DiscoveryRun(SQLModel, table=True):
+    """One discovery of one provider's scope: what was asked, how each task went, what was found.
+
+    ``status``: queued -> running -> complete | partial | failed | cancelled. *partial* means some region or
+    service failed (the reasons are on its :class:`DiscoveryTask` rows): a run is never marked complete
+    unless every task succeeded. ``scope``, ``regions`` and ``unsupported`` are orjson-encoded text.
+    """
+
+    __tablename__ = "discovery_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: int | None = Field(default=None, index=True)
+    provider: str = Field(index=True)
+    scope: str = Field(default="{}", sa_type=sa.Text)
+    status: str = Field(default="queued", index=True)
+    account: str | None = None
+    principal: str | None = None
+    regions: str = Field(default="[]", sa_type=sa.Text)
+    task_count: int = 0
+    failed_tasks: int = 0
+    resource_count: int = 0
+    retries: int = 0
+    unsupported: str = Field(default="{}", sa_type=sa.Text)
+    error: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    duration: float | None = None
+    created_by: str = Field(default_factory=current_actor)
+
+
+class DiscoveryTask(SQLModel, table=True):
+    """One unit of a run (a region and service, a subscription, a scope) and how it went."""
+
+    __tablename__ = "discovery_task"
+    __table_args__ = (sa.UniqueConstraint("run_id", "key", name="uq_discovery_task_run_id_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="discovery_run.id", ondelete="CASCADE", index=True)
+    key: str
+    provider: str
+    account: str = ""
+    region: str = ""
+    service: str = ""
+    cloud_types: str = Field(default="[]", sa_type=sa.Text)
+    status: str = "pending"  # pending | running | succeeded | failed | cancelled
+    resource_count: int = 0
+    pages: int = 0
+    retries: int = 0
+    duration: float | None = None
+    error: str | None = Field(default=None, sa_type=sa.Text)
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+_RESOURCE_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+class CloudResource(SQLModel, table=True):
+    """One resource a run found, as Terraform would know it: ``(terraform_type, match_key)`` is what drift
+    detection joins state instances on. ``tags`` and ``attributes`` are orjson-encoded (secrets redacted)."""
+
+    __tablename__ = "cloud_resource"
+    __table_args__ = (
+        sa.Index("ix_cloud_resource_run_type_key", "run_id", "terraform_type", "match_key"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=_RESOURCE_ID)
+    run_id: int = Field(foreign_key="discovery_run.id", ondelete="CASCADE")
+    task_id: int | None = Field(default=None, foreign_key="discovery_task.id", ondelete="CASCADE", index=True)
+    provider: str
+    account: str
+    region: str
+    cloud_type: str
+    terraform_type: str
+    terraform_id: str = Field(sa_type=sa.Text)
+    match_key: str = Field(sa_type=sa.Text)
+    name: str | None = None
+    native_id: str | None = Field(default=None, sa_type=sa.Text)
+    tags: str = Field(default="{}", sa_type=sa.Text)
+    attributes: str = Field(default="{}", sa_type=sa.Text)
+    cloud_default: str | None = None

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from driftmgr_tui.core.errors import ResourceNotFoundError, UsageError
+from driftmgr_tui.core.redaction import REDACTED, redact_names
 from driftmgr_tui.state.address import NO_KEY, Address, parse_address, parse_module_path
 from driftmgr_tui.state.model import InstanceRef, Json, StateFile, StateProblem
 from driftmgr_tui.state.providers import parse_provider
@@ -99,14 +100,6 @@ def get_instance(state: StateFile, address: str) -> InstanceRef:
 
 # ----------------------------------------------------------------------------- sensitive values
 
-REDACTED = "(sensitive value)"
-_SECRETISH = re.compile(
-    r"(^|_)(password|passwd|secret|token|private_key|access_key|secret_key|api_key|client_secret|"
-    r"connection_string|credentials?|auth_token|master_password|sas)(_|$)",
-    re.IGNORECASE,
-)
-
-
 def _sensitive_paths(instance: Json) -> list[list[Any]]:
     paths = []
     for path in instance.get("sensitive_attributes") or ():
@@ -128,7 +121,7 @@ def redact(attributes: Any, instance: Json) -> Any:
     out = copy.deepcopy(attributes)
     for steps in _sensitive_paths(instance):
         _redact_path(out, steps)
-    _redact_names(out)
+    redact_names(out)
     return out
 
 
@@ -141,18 +134,6 @@ def _redact_path(node: Any, steps: list[Any]) -> None:
             _redact_path(node[head], rest)
         else:
             node[head] = REDACTED
-
-
-def _redact_names(node: Any) -> None:
-    if isinstance(node, dict):
-        for k, v in node.items():
-            if isinstance(k, str) and _SECRETISH.search(k.split(".")[-1]) and v not in (None, "", [], {}):
-                node[k] = REDACTED
-            else:
-                _redact_names(v)
-    elif isinstance(node, list):
-        for item in node:
-            _redact_names(item)
 
 
 def show_json(ref: InstanceRef, *, reveal: bool = False) -> Json:

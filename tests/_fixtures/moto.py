@@ -39,7 +39,7 @@ def _moto_command(port: int) -> list[str]:
     return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
 
 
-def _post(url: str, data: bytes = b"", timeout: float = 10.0) -> bytes:
+def _post(url: str, data: bytes = b"", timeout: float = 60.0) -> bytes:
     # text/plain: with urllib's default form content type the server parses the body away
     request = urllib.request.Request(url, data=data, method="POST", headers={"Content-Type": "text/plain"})
     with urllib.request.urlopen(request, timeout=timeout) as response:

@@ -1,0 +1,47 @@
+"""Our own backoff around one cloud request, on top of what the SDK already retries.
+
+SDK retries (botocore's adaptive mode, azure-core's retry policy, google-api-core) absorb short bursts. When
+a provider keeps throttling past them, this loop waits longer, with full jitter, and stays cancellable: a
+cancelled run wakes from the wait at once instead of sleeping out the backoff.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import TypeVar
+
+from driftmgr_tui.discovery.model import ScanCancelled, ScanContext
+
+T = TypeVar("T")
+
+
+def backoff_delay(attempt: int, base: float, cap: float, rng: Callable[[float, float], float] = random.uniform) -> float:
+    """Full-jitter exponential backoff: uniform in [0, min(cap, base * 2**(attempt-1))] for attempt >= 1."""
+    return rng(0.0, min(cap, base * (2 ** max(0, attempt - 1))))
+
+
+def call_with_backoff(
+    what: str,
+    call: Callable[[], T],
+    ctx: ScanContext,
+    *,
+    is_retryable: Callable[[BaseException], bool],
+) -> T:
+    """``call()``; on a retryable error wait (cancellably) and try again, up to ``ctx.max_retries`` times."""
+    attempt = 0
+    while True:
+        ctx.check_cancelled()
+        try:
+            return call()
+        except ScanCancelled:
+            raise
+        except Exception as exc:
+            attempt += 1
+            if attempt > ctx.max_retries or not is_retryable(exc):
+                raise
+            delay = backoff_delay(attempt, ctx.backoff_base, ctx.backoff_cap)
+            if ctx.on_retry is not None:
+                ctx.on_retry(what, exc, delay)
+            if ctx.cancel_event.wait(delay):
+                raise ScanCancelled("discovery cancelled") from None
