@@ -244,17 +244,18 @@ def runs_cmd(provider, limit, as_json) -> None:
 
 @discover_group.command("show")
 @click.argument("run_id", type=int)
-@click.option("--type", "terraform_type", metavar="TF_TYPE", help="Only resources of this Terraform type.")
+@click.option("--type", "types", multiple=True, metavar="TF_TYPE",
+              help="Only resources of these Terraform types (repeatable or comma-separated).")
 @click.option("--no-defaults", is_flag=True, help="Leave out objects the cloud made itself.")
 @click.option("--attributes", is_flag=True, help="JSON: include each resource's attributes (secrets redacted).")
 @json_option
 @handle_errors
-def show_cmd(run_id, terraform_type, no_defaults, attributes, as_json) -> None:
+def show_cmd(run_id, types, no_defaults, attributes, as_json) -> None:
     """One run: its scope, every task's status, errors, and the resources it found."""
     service = _service()
     service.reconcile(run_ids=[run_id])
     run = service.get_run(run_id)
-    resources = service.resources(run_id, terraform_type=terraform_type, include_defaults=not no_defaults,
+    resources = service.resources(run_id, terraform_types=_split(types), include_defaults=not no_defaults,
                                   with_attributes=attributes)
     if as_json:
         emit_json({"run": run.to_json(), "resources": [r.to_json() for r in resources]})

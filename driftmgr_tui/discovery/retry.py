@@ -7,18 +7,13 @@ cancelled run wakes from the wait at once instead of sleeping out the backoff.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 from typing import TypeVar
 
+from driftmgr_tui.core.jobs.view import backoff_delay
 from driftmgr_tui.discovery.model import ScanCancelled, ScanContext
 
 T = TypeVar("T")
-
-
-def backoff_delay(attempt: int, base: float, cap: float, rng: Callable[[float, float], float] = random.uniform) -> float:
-    """Full-jitter exponential backoff: uniform in [0, min(cap, base * 2**(attempt-1))] for attempt >= 1."""
-    return rng(0.0, min(cap, base * (2 ** max(0, attempt - 1))))
 
 
 def call_with_backoff(
@@ -40,7 +35,7 @@ def call_with_backoff(
             attempt += 1
             if attempt > ctx.max_retries or not is_retryable(exc):
                 raise
-            delay = backoff_delay(attempt, ctx.backoff_base, ctx.backoff_cap)
+            delay = backoff_delay(attempt, base=ctx.backoff_base, cap=ctx.backoff_cap)
             if ctx.on_retry is not None:
                 ctx.on_retry(what, exc, delay)
             if ctx.cancel_event.wait(delay):

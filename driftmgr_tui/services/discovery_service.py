@@ -443,12 +443,15 @@ class DiscoveryService:
                                           .order_by(col(DiscoveryTask.id))).all())
             return _run_view(run, tasks)
 
-    def resources(self, run_id: int, *, terraform_type: str | None = None, include_defaults: bool = True,
+    def resources(self, run_id: int, *, terraform_types: Iterable[str] = (), include_defaults: bool = True,
                   with_attributes: bool = False, limit: int | None = None) -> list[ResourceView]:
+        """A run's resources, by type, region and id; ``include_defaults=False`` leaves out what the cloud
+        made itself (default VPCs, service-linked roles)."""
+        types = list(terraform_types)
         with session_scope(self.engine) as session:
             query = select(CloudResource).where(col(CloudResource.run_id) == run_id)
-            if terraform_type:
-                query = query.where(col(CloudResource.terraform_type) == terraform_type)
+            if types:
+                query = query.where(col(CloudResource.terraform_type).in_(types))
             if not include_defaults:
                 query = query.where(col(CloudResource.cloud_default).is_(None))
             query = query.order_by(col(CloudResource.terraform_type), col(CloudResource.region),

@@ -36,8 +36,21 @@ class FaultPlan:
     stats: Counter[str] = field(default_factory=Counter)
 
 
-def _error(service: str, target: str | None, content_type: str, status_kind: str) -> tuple[int, dict[str, str], bytes]:
-    """An AWS-shaped error answer for ``service`` (``status_kind``: throttle | 500 | 503 | region-down)."""
+def _cbor_text(text: str) -> bytes:
+    data = text.encode()
+    assert len(data) < 256
+    return (bytes([0x60 + len(data)]) if len(data) < 24 else bytes([0x78, len(data)])) + data
+
+
+def _cbor_error(code: str, message: str) -> bytes:
+    """``{"__type": code, "message": message}`` in CBOR (smithy rpc-v2-cbor, e.g. CloudWatch)."""
+    return b"\xa2" + _cbor_text("__type") + _cbor_text(code) + _cbor_text("message") + _cbor_text(message)
+
+
+def _error(service: str, target: str | None, content_type: str, status_kind: str,
+           smithy_protocol: str = "") -> tuple[int, dict[str, str], bytes]:
+    """An AWS-shaped error answer in the request's own protocol (``status_kind``: throttle | 500 | 503 |
+    region-down), so botocore reads the error code and decides about retrying as it would with AWS."""
     if status_kind in ("500", "503"):
         code = "InternalError" if status_kind == "500" else "ServiceUnavailable"
         body = f"<ErrorResponse><Error><Code>{code}</Code><Message>injected</Message></Error></ErrorResponse>"
@@ -46,8 +59,11 @@ def _error(service: str, target: str | None, content_type: str, status_kind: str
         status, code, message = 401, "AuthFailure", "AWS was not able to validate the provided credentials (region unavailable)"
     else:
         status, code, message = 400, "Throttling", "Rate exceeded"
-    if target or "json" in content_type:  # JSON protocols (DynamoDB, KMS, Logs, SQS, tagging API ...)
-        json_code = {"Throttling": "ThrottlingException", "AuthFailure": "UnrecognizedClientException"}[code]
+    json_code = {"Throttling": "ThrottlingException", "AuthFailure": "UnrecognizedClientException"}[code]
+    if "cbor" in smithy_protocol:
+        return status, {"Content-Type": "application/cbor", "Smithy-Protocol": "rpc-v2-cbor"}, _cbor_error(
+            json_code, message)
+    if target:  # JSON protocols (DynamoDB, KMS, Logs, SQS, tagging API ...)
         body = json.dumps({"__type": json_code, "message": message})
         return status, {"Content-Type": "application/x-amz-json-1.1"}, body.encode()
     if service == "ec2":
@@ -61,10 +77,13 @@ def _error(service: str, target: str | None, content_type: str, status_kind: str
         status = 503 if code == "Throttling" else 403
         body = f"<Error><Code>{s3_code}</Code><Message>{message}</Message></Error>"
         return status, {"Content-Type": "application/xml"}, body.encode()
-    if service == "lambda":
-        headers = {"Content-Type": "application/json",
-                   "x-amzn-ErrorType": "TooManyRequestsException" if code == "Throttling" else code}
-        return (429 if code == "Throttling" else status), headers, b'{"message":"%s"}' % message.encode()
+    if "x-www-form-urlencoded" not in content_type and service not in ("route53", "cloudfront"):
+        # REST-JSON (Lambda, EKS, API Gateway, EFS ...): the code travels in a header
+        error_type = {"Throttling": "TooManyRequestsException" if service == "lambda" else "ThrottlingException",
+                      "AuthFailure": "UnrecognizedClientException"}[code]
+        headers = {"Content-Type": "application/json", "x-amzn-ErrorType": error_type}
+        body = json.dumps({"message": message}).encode()
+        return (429 if code == "Throttling" else status), headers, body
     body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>"
             "<RequestId>injected</RequestId></ErrorResponse>")
     return status, {"Content-Type": "text/xml"}, body.encode()
@@ -136,7 +155,8 @@ class FaultProxy:
         if fault is not None:
             self.plan.stats[f"fault:{fault}"] += 1
             status, headers, payload = _error(service, request.headers.get("X-Amz-Target"),
-                                              request.headers.get("Content-Type", ""), fault)
+                                              request.headers.get("Content-Type", ""), fault,
+                                              request.headers.get("Smithy-Protocol", ""))
             self._reply(request, status, list(headers.items()), payload)
             return
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_HEADERS}

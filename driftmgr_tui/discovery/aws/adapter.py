@@ -221,10 +221,6 @@ class AwsAdapter(ProviderAdapter):
             return None
         fields: dict[str, Any] = dict(item)
         region = task_region
-        if entry.region_rule is not None:
-            region = render(entry.region_rule, fields, what=f"{entry.terraform_type} region")
-            if region not in self.regions:
-                return None
         fields["@region"] = region
         fields["@account"] = self.account
         arn = render_optional(entry.arn, fields)

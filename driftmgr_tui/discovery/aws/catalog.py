@@ -60,7 +60,6 @@ class AwsType(TypeMapping):
     arn: IdRule | None = None
     tags: str | None = "Tags"
     global_service: bool = False
-    region_rule: IdRule | None = None  # per-object region for global listings of regional objects (S3)
     region_param: str | None = None  # a listing parameter that takes the task's region
     default: Callable[[Item], str | None] | None = None
     include: Callable[[Item], bool] | None = None
@@ -70,12 +69,6 @@ def _is_main_route_table(item: Item) -> str | None:
     if any(assoc.get("Main") for assoc in item.get("Associations") or ()):
         return "main route table AWS creates with every VPC"
     return None
-
-
-def _s3_region(item: Item) -> str:
-    location = (item.get("Location") or {}).get("LocationConstraint")
-    # us-east-1 answers None; the legacy "EU" constraint means eu-west-1.
-    return {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(location, location)
 
 
 def _as_list(rule: str) -> Callable[[Item], list[str]]:
@@ -91,10 +84,28 @@ def _state_not(*states: str, key: str = "State") -> Callable[[Item], bool]:
     return lambda item: str(lookup(item, key) or "").lower() not in gone
 
 
+# "it is gone": an object deleted between the listing and its detail call adds nothing (instead of failing
+# the whole task); entries whose id needs the detail leave such objects out with ``include``
+_NOT_FOUND = (
+    "ResourceNotFoundException", "NotFoundException", "NoSuchEntity", "RepositoryNotFoundException",
+    "DBSubnetGroupNotFoundFault", "DBParameterGroupNotFound", "DBClusterParameterGroupNotFound",
+    "NoSuchHostedZone", "NoSuchHealthCheck", "NoSuchResource", "TrailNotFoundException",
+)
+
+
+def _detail(operation: str, result: str = "", into: str | None = None, **params: Any) -> Detail:
+    return Detail(operation=operation, params=params, result=result, into=into, ignore_errors=_NOT_FOUND)
+
+
 def _tags_detail(operation: str, result: str, into: str = "Tags", **params: Any) -> Detail:
     """A per-object tags call for types whose listing has no tags and that the tagging API index does not
     cover reliably (global services, IAM, or services it leaves out)."""
-    return Detail(operation=operation, params=params, result=result, into=into)
+    return _detail(operation, result, into, **params)
+
+
+def _has(key: str) -> Callable[[Item], bool]:
+    """Keep objects whose detail call answered (``key`` is where it put the answer)."""
+    return lambda item: item.get(key) is not None
 
 
 # --- id, name and flag rules that a template cannot say -------------------------------------------------
@@ -130,14 +141,12 @@ def _eni_owned_elsewhere(item: Item) -> str | None:
 _ROOT_DEVICES = frozenset({"/dev/sda1", "/dev/xvda", "/dev/sda", "/dev/nvme0n1"})
 
 
-def _volume_of_an_instance(item: Item) -> str | None:
-    """Volumes made with an instance from its block device mappings are part of the ``aws_instance``
-    (``root_block_device`` / ``ebs_block_device``): attachments that delete with the instance, or at a root
-    device name (a root volume kept on termination still belongs to its instance). Volumes attached with
-    ``aws_volume_attachment`` keep ``DeleteOnTermination`` false and sit at other device names."""
+def _volume_of_instance(item: Item) -> str | None:
+    """A volume launched with an instance (its root, or a block device deleted with it) is managed through
+    ``aws_instance``'s ``root_block_device``/``ebs_block_device``, not as an ``aws_ebs_volume``."""
     for attachment in item.get("Attachments") or ():
         if attachment.get("DeleteOnTermination") or attachment.get("Device") in _ROOT_DEVICES:
-            return f"volume made with instance {attachment.get('InstanceId')} (part of the aws_instance)"
+            return f"block device of instance {attachment.get('InstanceId')} (managed by aws_instance)"
     return None
 
 
@@ -184,6 +193,7 @@ def _named_default(key: str, names: tuple[str, ...], reason: str) -> Callable[[I
 
 
 _GONE_EC2 = ("deleted", "deleting")
+_ACM_KEY_TYPES = ("RSA_1024", "RSA_2048", "RSA_3072", "RSA_4096", "EC_prime256v1", "EC_secp384r1", "EC_secp521r1")
 
 
 AWS_TYPES: tuple[AwsType, ...] = (
@@ -331,7 +341,7 @@ AWS_TYPES: tuple[AwsType, ...] = (
     AwsType(
         cloud_type="AWS::EC2::Volume", terraform_type="aws_ebs_volume", service="ec2",
         operation="describe_volumes", items="Volumes", id="{VolumeId}", name="{tag:Name}",
-        arn="arn:aws:ec2:{@region}:{@account}:volume/{VolumeId}", default=_volume_of_an_instance,
+        arn="arn:aws:ec2:{@region}:{@account}:volume/{VolumeId}", default=_volume_of_instance,
     ),
     AwsType(
         cloud_type="AWS::EC2::Image", terraform_type="aws_ami", service="ec2", operation="describe_images",
@@ -381,8 +391,7 @@ AWS_TYPES: tuple[AwsType, ...] = (
     AwsType(
         cloud_type="AWS::S3::Bucket", terraform_type="aws_s3_bucket", service="s3", operation="list_buckets",
         items="Buckets", id="{Name}", name="{Name}", arn="arn:aws:s3:::{Name}", tags=None,
-        global_service=True, region_rule=_s3_region,
-        detail=(Detail(operation="get_bucket_location", params={"Bucket": "{Name}"}, into="Location"),),
+        region_param="BucketRegion",  # one listing per region: a region that is down fails only its buckets
     ),
     AwsType(
         cloud_type="AWS::EFS::FileSystem", terraform_type="aws_efs_file_system", service="efs",
@@ -428,8 +437,9 @@ AWS_TYPES: tuple[AwsType, ...] = (
         service="firehose", operation="list_delivery_streams", params={"Limit": 10000},
         items="DeliveryStreamNames", item_key="DeliveryStreamName", id="{Stream.DeliveryStreamARN}",
         name="{DeliveryStreamName}", arn="{Stream.DeliveryStreamARN}", tags=None,
-        detail=(Detail(operation="describe_delivery_stream", params={"DeliveryStreamName": "{DeliveryStreamName}"},
-                       result="DeliveryStreamDescription", into="Stream"),),
+        detail=(_detail("describe_delivery_stream", "DeliveryStreamDescription", "Stream",
+                        DeliveryStreamName="{DeliveryStreamName}"),),
+        include=_has("Stream"),
     ),
     AwsType(
         cloud_type="AWS::Redshift::Cluster", terraform_type="aws_redshift_cluster", service="redshift",
@@ -445,9 +455,9 @@ AWS_TYPES: tuple[AwsType, ...] = (
         cloud_type="AWS::OpenSearchService::Domain", terraform_type="aws_opensearch_domain", service="opensearch",
         operation="list_domain_names", items="DomainNames", id="{Domain.ARN}", name="{DomainName}",
         arn="{Domain.ARN}",
-        detail=(Detail(operation="describe_domain", params={"DomainName": "{DomainName}"}, result="DomainStatus",
-                       into="Domain"),
+        detail=(_detail("describe_domain", "DomainStatus", "Domain", DomainName="{DomainName}"),
                 _tags_detail("list_tags", "TagList", ARN="{Domain.ARN}")),
+        include=_has("Domain"),
         equivalents=("aws_elasticsearch_domain",),
     ),
     # --- databases and caches ---------------------------------------------------------------------------------
@@ -539,7 +549,7 @@ AWS_TYPES: tuple[AwsType, ...] = (
     AwsType(
         cloud_type="AWS::EKS::Cluster", terraform_type="aws_eks_cluster", service="eks", operation="list_clusters",
         items="clusters", item_key="Name", id="{Name}", name="{Name}", arn="{Cluster.arn}", tags="Cluster.tags",
-        detail=(Detail(operation="describe_cluster", params={"name": "{Name}"}, result="cluster", into="Cluster"),),
+        detail=(_detail("describe_cluster", "cluster", "Cluster", name="{Name}"),),
     ),
     AwsType(
         cloud_type="AWS::ECR::Repository", terraform_type="aws_ecr_repository", service="ecr",
@@ -585,8 +595,7 @@ AWS_TYPES: tuple[AwsType, ...] = (
         cloud_type="AWS::CloudTrail::Trail", terraform_type="aws_cloudtrail", service="cloudtrail",
         operation="describe_trails", params={"includeShadowTrails": False}, items="trailList", id="{TrailARN}",
         name="{Name}", arn="{TrailARN}", tags="TagSet.0.TagsList",
-        detail=(Detail(operation="list_tags", params={"ResourceIdList": _as_list("{TrailARN}")},
-                       result="ResourceTagList", into="TagSet"),),
+        detail=(_detail("list_tags", "ResourceTagList", "TagSet", ResourceIdList=_as_list("{TrailARN}")),),
         note="provider v5 stores the trail ARN as id",
     ),
     # --- configuration, secrets, keys -------------------------------------------------------------------------
@@ -622,7 +631,9 @@ AWS_TYPES: tuple[AwsType, ...] = (
     ),
     AwsType(
         cloud_type="AWS::CertificateManager::Certificate", terraform_type="aws_acm_certificate", service="acm",
-        operation="list_certificates", items="CertificateSummaryList", id="{CertificateArn}",
+        # without Includes, ListCertificates answers RSA-1024/2048 certificates only (no ECDSA, no RSA-4096)
+        operation="list_certificates", params={"Includes": {"keyTypes": list(_ACM_KEY_TYPES)}},
+        items="CertificateSummaryList", id="{CertificateArn}",
         name="{DomainName}", arn="{CertificateArn}", tags=None,
     ),
     AwsType(
@@ -680,8 +691,7 @@ AWS_TYPES: tuple[AwsType, ...] = (
         cloud_type="AWS::Cognito::UserPool", terraform_type="aws_cognito_user_pool", service="cognito-idp",
         operation="list_user_pools", params={"MaxResults": 60}, items="UserPools", id="{Id}", name="{Name}",
         arn="{Pool.Arn}", tags="Pool.UserPoolTags",
-        detail=(Detail(operation="describe_user_pool", params={"UserPoolId": "{Id}"}, result="UserPool",
-                       into="Pool"),),
+        detail=(_detail("describe_user_pool", "UserPool", "Pool", UserPoolId="{Id}"),),
     ),
     AwsType(
         cloud_type="AWS::Cognito::IdentityPool", terraform_type="aws_cognito_identity_pool",
@@ -689,21 +699,20 @@ AWS_TYPES: tuple[AwsType, ...] = (
         items="IdentityPools", id="{IdentityPoolId}", name="{IdentityPoolName}",
         arn="arn:aws:cognito-identity:{@region}:{@account}:identitypool/{IdentityPoolId}",
         tags="Pool.IdentityPoolTags",
-        detail=(Detail(operation="describe_identity_pool", params={"IdentityPoolId": "{IdentityPoolId}"},
-                       into="Pool"),),
+        detail=(_detail("describe_identity_pool", "", "Pool", IdentityPoolId="{IdentityPoolId}"),),
     ),
     # --- IAM (global) ---------------------------------------------------------------------------------------
     AwsType(
         cloud_type="AWS::IAM::Role", terraform_type="aws_iam_role", service="iam", operation="list_roles",
         items="Roles", id="{RoleName}", name="{RoleName}", arn="{Arn}", global_service=True,
         # ListRoles leaves tags out; GetRole has them
-        detail=(Detail(operation="get_role", params={"RoleName": "{RoleName}"}, result="Role"),),
+        detail=(_detail("get_role", "Role", RoleName="{RoleName}"),),
         default=_is_service_linked_role,
     ),
     AwsType(
         cloud_type="AWS::IAM::User", terraform_type="aws_iam_user", service="iam", operation="list_users",
         items="Users", id="{UserName}", name="{UserName}", arn="{Arn}", global_service=True,
-        detail=(Detail(operation="get_user", params={"UserName": "{UserName}"}, result="User"),),
+        detail=(_detail("get_user", "User", UserName="{UserName}"),),
     ),
     AwsType(
         cloud_type="AWS::IAM::Group", terraform_type="aws_iam_group", service="iam", operation="list_groups",
@@ -714,14 +723,13 @@ AWS_TYPES: tuple[AwsType, ...] = (
         cloud_type="AWS::IAM::ManagedPolicy", terraform_type="aws_iam_policy", service="iam",
         operation="list_policies", params={"Scope": "Local"}, items="Policies", id="{Arn}", name="{PolicyName}",
         arn="{Arn}", global_service=True,
-        detail=(Detail(operation="get_policy", params={"PolicyArn": "{Arn}"}, result="Policy"),),
+        detail=(_detail("get_policy", "Policy", PolicyArn="{Arn}"),),
     ),
     AwsType(
         cloud_type="AWS::IAM::InstanceProfile", terraform_type="aws_iam_instance_profile", service="iam",
         operation="list_instance_profiles", items="InstanceProfiles", id="{InstanceProfileName}",
         name="{InstanceProfileName}", arn="{Arn}", global_service=True,
-        detail=(Detail(operation="get_instance_profile", params={"InstanceProfileName": "{InstanceProfileName}"},
-                       result="InstanceProfile"),),
+        detail=(_detail("get_instance_profile", "InstanceProfile", InstanceProfileName="{InstanceProfileName}"),),
     ),
     AwsType(
         cloud_type="AWS::IAM::OIDCProvider", terraform_type="aws_iam_openid_connect_provider", service="iam",
@@ -733,7 +741,7 @@ AWS_TYPES: tuple[AwsType, ...] = (
         cloud_type="AWS::IAM::SAMLProvider", terraform_type="aws_iam_saml_provider", service="iam",
         operation="list_saml_providers", items="SAMLProviderList", id="{Arn}", name=_arn_resource_name,
         arn="{Arn}", global_service=True, tags="Provider.Tags",
-        detail=(Detail(operation="get_saml_provider", params={"SAMLProviderArn": "{Arn}"}, into="Provider"),),
+        detail=(_detail("get_saml_provider", "", "Provider", SAMLProviderArn="{Arn}"),),
     ),
     # --- DNS and CDN (global) ---------------------------------------------------------------------------------
     AwsType(
