@@ -35,6 +35,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks state
+	$(BIN)/python -m benchmarks discovery
 
 clean:
 	rm -rf $(VENV)

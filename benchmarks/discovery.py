@@ -10,6 +10,8 @@ to hundreds of milliseconds:
   (b) driftmgr: ``DiscoveryService.run`` — the job, the scanner with bounded concurrency, id mapping,
       and every resource written to the database.
 
+The proxy runs in a process of its own, so its threads do not compete with the measured code for the GIL.
+
 Both must find the same resources (checked). Target: b at least 3x faster than a (exit status 1 if not).
 Reported: wall time, requests made, resources per second, the ratio.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import platform
 import sys
@@ -73,6 +76,16 @@ def _baseline(regions: tuple[str, ...]) -> set[tuple[str, str]]:
     return found
 
 
+def _requests(proxy_url: str) -> int:
+    """Requests the proxy has forwarded so far (it runs in its own process)."""
+    import urllib.request
+
+    from tests._fixtures.faultproxy import STATS_PATH
+
+    with urllib.request.urlopen(proxy_url + STATS_PATH, timeout=10) as answer:
+        return int(json.load(answer).get("requests", 0))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks discovery", description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", type=int, default=4, help="estate size: about 510 x SCALE resources (default 4)")
@@ -82,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from tests._fixtures.estate import seed_estate
-    from tests._fixtures.faultproxy import FaultPlan, FaultProxy
+    from tests._fixtures.faultproxy import FaultPlan, serve_in_process
     from tests._fixtures.moto import _start, _stop
 
     work = Path(tempfile.mkdtemp(prefix="driftmgr-bench-"))
@@ -102,12 +115,16 @@ def main(argv: list[str] | None = None) -> int:
         from driftmgr_tui.services.discovery_service import DiscoveryService
 
         results: dict[str, Any] = {}
-        plan = FaultPlan(latency=args.latency)
-        with FaultProxy(moto_url, plan) as proxy:
-            os.environ["AWS_ENDPOINT_URL"] = proxy.url
+        parent, child = multiprocessing.Pipe()
+        proxy = multiprocessing.get_context("fork").Process(
+            target=serve_in_process, args=(moto_url, FaultPlan(latency=args.latency), child), daemon=True)
+        proxy.start()
+        try:
+            proxy_url = parent.recv()
+            os.environ["AWS_ENDPOINT_URL"] = proxy_url
             service = DiscoveryService()
             for name in ("baseline", "driftmgr"):
-                before = plan.stats["requests"]
+                before = _requests(proxy_url)
                 t0 = time.perf_counter()
                 if name == "baseline":
                     found = _baseline(REGIONS)
@@ -118,9 +135,11 @@ def main(argv: list[str] | None = None) -> int:
                         return 1
                     found = {(r.terraform_type, r.terraform_id) for r in service.resources(run.id)}
                 elapsed = time.perf_counter() - t0
-                results[name] = {"seconds": round(elapsed, 3), "requests": plan.stats["requests"] - before,
+                results[name] = {"seconds": round(elapsed, 3), "requests": _requests(proxy_url) - before,
                                  "resources": len(found), "per_second": round(len(found) / elapsed, 1),
                                  "found": found}
+        finally:
+            proxy.kill()
         base, ours = results["baseline"], results["driftmgr"]
         if {p for p in base["found"] if p[0] != "aws_sqs_queue"} != {p for p in ours["found"] if p[0] != "aws_sqs_queue"}:
             print("the two listings disagree", file=sys.stderr)

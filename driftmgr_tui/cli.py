@@ -25,19 +25,20 @@ def cli(verbose: int) -> None:
 
 
 def _configure_logging(verbose: int) -> None:
-    """Quiet by default: errors reach the user as one line from the command, never as a logged traceback.
-    ``-v`` shows warnings (retries, recovered jobs), ``-vv`` everything."""
+    """Quiet by default: errors reach the user as one line from the command, never as a logged traceback
+    or an SDK's multi-line warning (azure-identity logs every credential it tried). ``-v`` shows driftmgr's
+    info (retries, recovered jobs) and SDK warnings, ``-vv`` driftmgr's debug."""
     import logging
 
-    logger = logging.getLogger("driftmgr_tui")
-    logger.propagate = False
+    root = logging.getLogger()
     if not verbose:
-        logger.addHandler(logging.NullHandler())
+        root.addHandler(logging.NullHandler())  # keeps logging's last-resort stderr handler out of it
         return
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    logging.getLogger("driftmgr_tui").setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
 
 
 cli.add_command(state_group)

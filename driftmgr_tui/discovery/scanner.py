@@ -1,8 +1,8 @@
 """The scanner: runs a provider's tasks with bounded concurrency and reports each task's outcome.
 
 Concurrency is bounded three ways: overall (``max_workers``), per group (a region, subscription or scope,
-``per_group``) and per service across groups (``per_service``), so one slow region or one throttled service
-never takes every thread. A task either completes (all its pages listed: its resources are handed to
+``per_group``) and per service within a group (``per_service``: AWS throttles each API per region), so one
+slow region or one throttled service never takes every thread. A task either completes (all its pages listed: its resources are handed to
 ``on_task_done`` together, so a consumer can store them in one transaction) or it fails or is cancelled and
 hands over nothing: a half-listed type is never mistaken for a complete one.
 """
@@ -43,9 +43,12 @@ class TaskOutcome:
 
 @dataclass
 class ScanLimits:
-    max_workers: int = 16
-    per_group: int = 6
-    per_service: int = 8
+    """Cloud APIs throttle per account, region and API, so the tightest bound is per service within a group
+    (a region, subscription or scope); the per-group bound keeps one region from taking every thread."""
+
+    max_workers: int = 24
+    per_group: int = 8
+    per_service: int = 4
 
 
 class Scanner:
@@ -83,12 +86,13 @@ class Scanner:
         pending: deque[ScanTask] = deque(tasks)
         outcomes: dict[str, TaskOutcome] = {}
         by_group: Counter[str] = Counter()
-        by_service: Counter[str] = Counter()
+        by_service: Counter[tuple[str, str]] = Counter()
         running: dict[Future[TaskOutcome], ScanTask] = {}
 
         def next_runnable() -> ScanTask | None:
             for task in pending:
-                if by_group[task.group] < self.limits.per_group and by_service[task.service] < self.limits.per_service:
+                if (by_group[task.group] < self.limits.per_group
+                        and by_service[task.group, task.service] < self.limits.per_service):
                     pending.remove(task)
                     return task
             return None
@@ -102,7 +106,7 @@ class Scanner:
                     if task is None:
                         break
                     by_group[task.group] += 1
-                    by_service[task.service] += 1
+                    by_service[task.group, task.service] += 1
                     running[pool.submit(self._run_one, task)] = task
                 if self.cancel_event.is_set():
                     # Not reported one by one: the caller records every unstarted task in one statement.
@@ -120,7 +124,7 @@ class Scanner:
                 for future in done:
                     task = running.pop(future)
                     by_group[task.group] -= 1
-                    by_service[task.service] -= 1
+                    by_service[task.group, task.service] -= 1
                     outcomes[task.key] = future.result()
         finally:
             pool.shutdown(wait=not running, cancel_futures=True)

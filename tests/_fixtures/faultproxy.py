@@ -21,9 +21,11 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import urlsplit
 
 _SIGNED_REGION = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
+STATS_PATH = "/__faultproxy/stats"
 _HOP_HEADERS = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer"}
 
 
@@ -146,6 +148,9 @@ class FaultProxy:
     def _serve(self, request: BaseHTTPRequestHandler) -> None:
         length = int(request.headers.get("Content-Length") or 0)
         body = request.rfile.read(length) if length else b""
+        if request.path == STATS_PATH:  # for a proxy running in another process
+            self._reply(request, 200, [("Content-Type", "application/json")], json.dumps(self.plan.stats).encode())
+            return
         match = _SIGNED_REGION.search(request.headers.get("Authorization", ""))
         region, service = (match.group(1), match.group(2)) if match else ("", "")
         self.plan.stats["requests"] += 1
@@ -185,3 +190,11 @@ class FaultProxy:
         request.end_headers()
         if request.command != "HEAD":
             request.wfile.write(payload)
+
+
+def serve_in_process(upstream: str, plan: FaultPlan, ready: Any) -> None:
+    """Run a proxy in this (child) process until killed; send its URL through ``ready`` (a Pipe end). Used by
+    the benchmark so the proxy's threads do not share the measured process's GIL."""
+    with FaultProxy(upstream, plan) as proxy:
+        ready.send(proxy.url)
+        threading.Event().wait()

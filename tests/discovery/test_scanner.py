@@ -48,7 +48,7 @@ class PagedAdapter(ProviderAdapter):
         return self.tasks
 
     def run_task(self, task: ScanTask, ctx: ScanContext) -> Iterator[list[DiscoveredResource]]:
-        for key in (f"group:{task.group}", f"service:{task.service}", "all"):
+        for key in (f"group:{task.group}", f"service:{task.group}/{task.service}", "all"):
             with self.lock:
                 self.active[key] += 1
                 self.peak[key] = max(self.peak[key], self.active[key])
@@ -62,18 +62,19 @@ class PagedAdapter(ProviderAdapter):
                     raise RuntimeError("boom on the last page")
                 yield [_resource(task.key, page)]
         finally:
-            for key in (f"group:{task.group}", f"service:{task.service}", "all"):
+            for key in (f"group:{task.group}", f"service:{task.group}/{task.service}", "all"):
                 with self.lock:
                     self.active[key] -= 1
 
 
-def _tasks(groups: int, services: int) -> list[ScanTask]:
-    return [ScanTask(key=f"g{g}/s{s}", provider="aws", account="1", region=f"g{g}", service=f"s{s}",
-                     cloud_types=("T",), group=f"g{g}") for g in range(groups) for s in range(services)]
+def _tasks(groups: int, services: int, types: int = 1) -> list[ScanTask]:
+    return [ScanTask(key=f"g{g}/s{s}/t{t}", provider="aws", account="1", region=f"g{g}", service=f"s{s}",
+                     cloud_types=(f"T{t}",), group=f"g{g}")
+            for g in range(groups) for s in range(services) for t in range(types)]
 
 
 def test_concurrency_is_bounded_overall_per_group_and_per_service() -> None:
-    adapter = PagedAdapter(_tasks(4, 6))
+    adapter = PagedAdapter(_tasks(4, 2, types=3))
     outcomes = Scanner(adapter, limits=ScanLimits(max_workers=8, per_group=3, per_service=2)).run(adapter.tasks)
     assert [o.status for o in outcomes] == ["succeeded"] * 24
     assert adapter.peak["all"] <= 8
@@ -83,12 +84,12 @@ def test_concurrency_is_bounded_overall_per_group_and_per_service() -> None:
 
 
 def test_a_failed_task_hands_over_nothing_and_names_the_error() -> None:
-    adapter = PagedAdapter(_tasks(1, 3), fail=frozenset({"g0/s1"}))
+    adapter = PagedAdapter(_tasks(1, 3), fail=frozenset({"g0/s1/t0"}))
     reported = []
     outcomes = Scanner(adapter, on_task_done=reported.append).run(adapter.tasks)
-    failed = next(o for o in outcomes if o.task.key == "g0/s1")
+    failed = next(o for o in outcomes if o.task.key == "g0/s1/t0")
     assert failed.status == "failed" and failed.resources == [] and failed.error == "RuntimeError: boom on the last page"
-    assert {o.task.key for o in reported} == {"g0/s0", "g0/s1", "g0/s2"}
+    assert {o.task.key for o in reported} == {"g0/s0/t0", "g0/s1/t0", "g0/s2/t0"}
     assert all(len(o.resources) == 3 for o in outcomes if o.status == "succeeded")
 
 

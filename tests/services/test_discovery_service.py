@@ -231,3 +231,21 @@ def test_runs_lists_what_happened(aws: str) -> None:
 def test_an_unknown_run_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="no discovery run 42"):
         DiscoveryService().get_run(42)
+
+
+@pytest.mark.parametrize("args, first_line", [
+    (["--provider", "azure", "--subscription", "00000000-0000-0000-0000-000000000001"],
+     "Error: azure: no usable credentials (DefaultAzureCredential found none): run `az login`"),
+    (["--provider", "gcp", "--project", "acme-prod"],
+     "Error: gcp: no application default credentials: run `gcloud auth application-default login`"),
+])
+def test_missing_azure_and_google_credentials_exit_2_with_one_line(args, first_line, tmp_path) -> None:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AZURE_", "GOOGLE_", "CLOUDSDK_", "IDENTITY_", "MSI_"))}
+    env.update(HOME=str(tmp_path), CLOUDSDK_CONFIG=str(tmp_path / "gcloud"), AZURE_CONFIG_DIR=str(tmp_path / "az"),
+               GCE_METADATA_HOST="127.0.0.1:9", GCE_METADATA_IP="127.0.0.1:9", NO_GCE_CHECK="True")
+    result = subprocess.run([sys.executable, "-m", "driftmgr_tui.cli", "discover", *args], env=env,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(first_line), result.stderr

@@ -428,6 +428,10 @@ def _auth_error(exc: BaseException, *, subscription: str | None) -> DriftmgrErro
     where = f" for subscription {subscription}" if subscription else ""
     if isinstance(exc, CredentialUnavailableError):
         return ProviderAuthError(f"azure: no usable credentials{where} ({_first_line(exc)})", hint=LOGIN_HINT)
+    if getattr(exc, "status_code", None) is None and "failed to retrieve a token" in _first_line(exc):
+        # DefaultAzureCredential tried every source and none had credentials: nothing was rejected
+        return ProviderAuthError(f"azure: no usable credentials{where} (DefaultAzureCredential found none)",
+                                 hint=LOGIN_HINT)
     status = getattr(exc, "status_code", None)
     if status == 403:
         detail = " ".join(filter(None, ["403", _error_code(exc)]))
