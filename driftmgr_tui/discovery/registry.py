@@ -17,9 +17,9 @@ import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from driftmgr_tui.core.errors import DriftmgrError
+from driftmgr_tui.core.errors import DriftmgrError, UsageError
 
 IdRule = str | Callable[[Mapping[str, Any]], str]
 
@@ -135,6 +135,19 @@ def normalize_tags(raw: Any) -> dict[str, str]:
             if key is not None:
                 tags[str(key)] = "" if value is None else str(value)
     return tags
+
+
+M = TypeVar("M", bound=TypeMapping)
+
+
+def select_types(catalog: Iterable[M], provider: str, types: Iterable[str]) -> list[M]:
+    """The catalog entries a scope asks for (every entry when ``types`` is empty). A type filter that
+    matches nothing is a UsageError naming the types, rather than a run that silently lists nothing."""
+    wanted = set(types)
+    selected = [m for m in catalog if not wanted or wanted & set(m.all_terraform_types)]
+    if wanted and not selected:
+        raise UsageError(f"{provider}: none of the types {sorted(wanted)} is in the {provider} catalog")
+    return selected
 
 
 class Registry:

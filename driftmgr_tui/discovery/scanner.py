@@ -68,7 +68,7 @@ class Scanner:
         backoff_base: float = 0.5,
         backoff_cap: float = 20.0,
         max_retries: int = 6,
-        cancel_grace: float = 0.3,
+        cancel_grace: float = 0.1,
     ) -> None:
         self.adapter = adapter
         self.limits = limits or ScanLimits()

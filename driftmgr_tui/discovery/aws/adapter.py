@@ -30,7 +30,14 @@ from driftmgr_tui.discovery.model import (
     Scope,
     describe_error,
 )
-from driftmgr_tui.discovery.registry import MappingError, lookup, normalize_tags, render, render_optional
+from driftmgr_tui.discovery.registry import (
+    MappingError,
+    lookup,
+    normalize_tags,
+    render,
+    render_optional,
+    select_types,
+)
 from driftmgr_tui.discovery.retry import call_with_backoff
 from driftmgr_tui.discovery.sanitize import json_safe
 
@@ -77,10 +84,7 @@ class AwsAdapter(ProviderAdapter):
                  catalog: Iterable[AwsType] = AWS_TYPES, detail_concurrency: int = 16) -> None:
         self.scope = scope
         self.clients = AwsClients(profile=scope.profile, role_arn=scope.role_arn, settings=settings)
-        wanted = set(scope.types)
-        self.catalog = [t for t in catalog if not wanted or wanted & set(t.all_terraform_types)]
-        if wanted and not self.catalog:
-            raise DriftmgrError(f"aws: none of the types {sorted(wanted)} is in the AWS catalog")
+        self.catalog = select_types(catalog, "aws", scope.types)
         self._by_cloud_type = {t.cloud_type: t for t in self.catalog}
         self.account = ""
         self.regions: list[str] = []

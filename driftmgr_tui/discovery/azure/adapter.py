@@ -39,7 +39,7 @@ from driftmgr_tui.discovery.model import (
     ScanTask,
     Scope,
 )
-from driftmgr_tui.discovery.registry import MappingError, normalize_tags, render_optional
+from driftmgr_tui.discovery.registry import MappingError, normalize_tags, render_optional, select_types
 from driftmgr_tui.discovery.retry import call_with_backoff
 from driftmgr_tui.discovery.sanitize import json_safe
 
@@ -84,11 +84,8 @@ class AzureAdapter(ProviderAdapter):
         self.base_url = _check_endpoint(base_url or os.environ.get(ENDPOINT_ENV) or PUBLIC_ARM_ENDPOINT)
         self._credential = credential
         self._token: _SharedToken | None = None
-        wanted = set(scope.types)
         self.full_catalog = tuple(catalog)
-        self.catalog = [t for t in self.full_catalog if not wanted or wanted & set(t.all_terraform_types)]
-        if wanted and not self.catalog:
-            raise UsageError(f"azure: none of the types {sorted(wanted)} is in the Azure catalog")
+        self.catalog = select_types(self.full_catalog, "azure", scope.types)
         self._by_type: dict[str, list[AzureType]] = {}
         for entry in self.catalog:
             self._by_type.setdefault(entry.cloud_type.lower(), []).append(entry)

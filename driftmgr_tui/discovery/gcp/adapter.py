@@ -34,7 +34,7 @@ from driftmgr_tui.discovery.model import (
     ScanTask,
     Scope,
 )
-from driftmgr_tui.discovery.registry import MappingError, normalize_tags, render_optional
+from driftmgr_tui.discovery.registry import MappingError, normalize_tags, render_optional, select_types
 from driftmgr_tui.discovery.retry import call_with_backoff
 from driftmgr_tui.discovery.sanitize import json_safe
 
@@ -94,11 +94,8 @@ class GcpAdapter(ProviderAdapter):
         self.api_endpoint = (api_endpoint or os.environ.get(ENDPOINT_ENV) or "").strip().rstrip("/") or None
         self._credentials = credentials
         self._adc_project: str | None = None
-        wanted = set(scope.types)
         self.full_catalog = tuple(catalog)
-        self.catalog = [t for t in self.full_catalog if not wanted or wanted & set(t.all_terraform_types)]
-        if wanted and not self.catalog:
-            raise UsageError(f"gcp: none of the types {sorted(wanted)} is in the Google catalog")
+        self.catalog = select_types(self.full_catalog, "gcp", scope.types)
         self._by_type: dict[str, list[GcpType]] = {}
         for entry in self.catalog:
             self._by_type.setdefault(entry.cloud_type, []).append(entry)
