@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from driftmgr_tui import __version__
+from driftmgr_tui.core.boto import new_boto_session
 from driftmgr_tui.core.errors import DriftmgrError, ProviderAuthError, UsageError
 from driftmgr_tui.core.models import current_actor
 
@@ -70,7 +71,6 @@ class AwsClients:
             return self._session
 
     def _build_session(self) -> Any:
-        import boto3
         import botocore.exceptions as bex
         from botocore.config import Config
 
@@ -82,18 +82,14 @@ class AwsClients:
             user_agent_extra=f"driftmgr/{__version__}",
         )
         try:
-            session = boto3.Session(profile_name=self.profile)
-        except bex.ProfileNotFound:
-            raise ProviderAuthError(
-                f"aws: profile {self.profile!r} is not in your AWS config",
-                hint="check ~/.aws/config and ~/.aws/credentials, or drop --profile to use the default chain",
-            ) from None
+            session = new_boto_session(profile_name=self.profile)
+        except bex.ProfileNotFound as exc:
+            raise auth_error_from(exc) from None
         if self.role_arn:
             session = self._assume_role(session)
         return session
 
     def _assume_role(self, base: Any) -> Any:
-        import boto3
         from botocore.exceptions import BotoCoreError, ClientError
 
         sts = base.client("sts", region_name=base.region_name or FALLBACK_REGION, config=self._config)
@@ -109,7 +105,7 @@ class AwsClients:
         except BotoCoreError as exc:
             raise auth_error_from(exc) from None
         creds = answer["Credentials"]
-        return boto3.Session(
+        return new_boto_session(
             aws_access_key_id=creds["AccessKeyId"],
             aws_secret_access_key=creds["SecretAccessKey"],
             aws_session_token=creds["SessionToken"],
@@ -225,6 +221,11 @@ def auth_error_from(exc: BaseException) -> DriftmgrError:
             "aws: no credentials found",
             hint="set AWS_PROFILE (or pass --profile), run `aws sso login`, or export AWS_ACCESS_KEY_ID and "
                  "AWS_SECRET_ACCESS_KEY",
+        )
+    if isinstance(exc, bex.ProfileNotFound):  # raised when the profile is first read, not at Session()
+        return ProviderAuthError(
+            f"aws: profile {exc.kwargs.get('profile')!r} is not in your AWS config",
+            hint="check ~/.aws/config and ~/.aws/credentials, or drop --profile to use the default chain",
         )
     if isinstance(exc, bex.NoRegionError):
         return UsageError("aws: no region configured", hint="pass --regions or set AWS_REGION")

@@ -40,6 +40,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from driftmgr_tui.core.boto import new_boto_session
 from driftmgr_tui.core.errors import (
     BackendError,
     ConfigError,
@@ -335,35 +336,6 @@ class _RawAwsError(Exception):
 
 # -- sessions ----------------------------------------------------------------------------------
 
-_loader_lock = threading.Lock()
-_loader_holder: list[Any] = []
-
-
-def _new_boto_session(*, credential_provider: Any = None, **kwargs: Any) -> Any:
-    """A fresh boto3 Session (own credentials and config) sharing one botocore data loader.
-
-    Parsing the S3 service model costs ~0.3 s per Session; a shared loader parses it once per process.
-    """
-    import boto3
-    import botocore.loaders
-    import botocore.session
-
-    with _loader_lock:
-        if not _loader_holder:
-            _loader_holder.append(botocore.loaders.create_loader())
-        loader = _loader_holder[0]
-        core = botocore.session.Session()
-        core.register_component("data_loader", loader)
-        if credential_provider is not None:
-            core.get_component("credential_provider").insert_before("env", credential_provider)
-        session = boto3.Session(botocore_session=core, **kwargs)
-        # boto3 appends its own data directory to the loader on every Session: keep the list short
-        paths = list(dict.fromkeys(loader.search_paths))
-        if len(paths) != len(loader.search_paths):
-            loader.search_paths[:] = paths
-    return session
-
-
 # -- assume role -------------------------------------------------------------------------------
 
 
@@ -400,7 +372,7 @@ def _assume_role_session(base: Any, cfg: S3BackendConfig, region: str, client_co
         def load(self) -> Any:
             return DeferredRefreshableCredentials(refresh_using=refresh, method=self.METHOD)
 
-    return _new_boto_session(region_name=region, credential_provider=_AssumeRoleProvider())
+    return new_boto_session(region_name=region, credential_provider=_AssumeRoleProvider())
 
 
 # -- the backend -------------------------------------------------------------------------------
@@ -458,7 +430,7 @@ class S3Backend(StateBackend):
 
         cfg = self.config
         try:
-            session = _new_boto_session(
+            session = new_boto_session(
                 profile_name=cfg.profile,
                 # Terraform also takes AWS_REGION; botocore itself reads AWS_DEFAULT_REGION and the profile
                 region_name=cfg.region or os.environ.get("AWS_REGION") or None,
