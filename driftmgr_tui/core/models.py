@@ -235,3 +235,99 @@ class CloudResource(SQLModel, table=True):
     tags: str = Field(default="{}", sa_type=sa.Text)
     attributes: str = Field(default="{}", sa_type=sa.Text)
     cloud_default: str | None = None
+
+
+# --------------------------------------------------------------------------------------------------- drift
+
+
+class DriftReport(SQLModel, table=True):
+    """One detection over one environment: the counts, coverage and what could not be evaluated.
+    ``by_severity``, ``sources``, ``unevaluated``, ``config_drift``, ``warnings`` are orjson-encoded text."""
+
+    __tablename__ = "drift_report"
+
+    id: int | None = Field(default=None, primary_key=True)
+    environment: str = Field(index=True)
+    engine: str = "native"
+    status: str = "complete"  # complete | partial (something was not evaluated)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    duration: float | None = None
+    total_resources: int = 0
+    total_managed: int = 0
+    total_unmanaged: int = 0
+    total_missing: int = 0
+    total_changed: int = 0
+    total_unapplied: int = 0
+    total_orphaned: int = 0
+    total_ignored: int = 0
+    total_unevaluated: int = 0
+    coverage: float = 100.0
+    by_severity: str = Field(default="{}", sa_type=sa.Text)
+    sources: str = Field(default="{}", sa_type=sa.Text)
+    unevaluated: str = Field(default="[]", sa_type=sa.Text)
+    config_drift: str = Field(default="[]", sa_type=sa.Text)
+    warnings: str = Field(default="[]", sa_type=sa.Text)
+    created_by: str = Field(default_factory=current_actor)
+
+
+class DriftItem(SQLModel, table=True):
+    """One drifted resource in one report. ``fingerprint`` is stable across reports of an environment
+    (kind + type + id), so history can say when an item was first seen and when it went away."""
+
+    __tablename__ = "drift_item"
+    __table_args__ = (sa.Index("ix_drift_item_report_id_kind", "report_id", "kind"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=_RESOURCE_ID)
+    report_id: int = Field(foreign_key="drift_report.id", ondelete="CASCADE")
+    fingerprint: str = Field(index=True)
+    kind: str
+    terraform_type: str = Field(index=True)
+    terraform_id: str = Field(sa_type=sa.Text)
+    address: str | None = Field(default=None, sa_type=sa.Text)
+    module: str = ""
+    provider: str = ""
+    account: str = ""
+    region: str = ""
+    name: str | None = None
+    severity: str = "medium"
+    state: str | None = Field(default=None, sa_type=sa.Text)
+    diffs: str = Field(default="[]", sa_type=sa.Text)
+    first_seen: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    status: str = "new"  # new | persisting (relative to the environment's previous report)
+
+
+class DriftHistory(SQLModel, table=True):
+    """The life of one fingerprint in one environment: first seen, last seen, resolved (None while open).
+    Seen again after being resolved, it reopens (``resolved_at`` cleared, ``occurrences`` counts reports)."""
+
+    __tablename__ = "drift_history"
+    __table_args__ = (sa.UniqueConstraint("environment", "fingerprint", name="uq_drift_history_environment"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    environment: str = Field(index=True)
+    fingerprint: str
+    kind: str
+    terraform_type: str
+    terraform_id: str = Field(sa_type=sa.Text)
+    address: str | None = Field(default=None, sa_type=sa.Text)
+    severity: str = "medium"
+    first_seen: datetime = Field(sa_type=UTCDateTime)
+    last_seen: datetime = Field(sa_type=UTCDateTime)
+    last_report_id: int | None = None
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    resolved_report_id: int | None = None
+    occurrences: int = 1
+
+
+class IgnoreRuleRow(SQLModel, table=True):
+    """An ignore rule kept in the database (``driftmgr drift ignore add``), in ``.driftignore`` syntax;
+    ``environment`` None applies everywhere."""
+
+    __tablename__ = "ignore_rule"
+
+    id: int | None = Field(default=None, primary_key=True)
+    environment: str | None = Field(default=None, index=True)
+    rule: str = Field(sa_type=sa.Text)
+    reason: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_by: str = Field(default_factory=current_actor)

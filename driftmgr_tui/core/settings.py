@@ -20,7 +20,7 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,26 @@ ENV_DB_URL = "DRIFTMGR_DB_URL"
 
 DEFAULT_LOCK_TIMEOUT = 0.0
 DEFAULT_BACKUP_RETENTION = 50
+DEFAULT_DRIFT_RETENTION_DAYS = 90
+
+
+@dataclass(frozen=True)
+class EnvironmentConfig:
+    """A named environment (``[environments.NAME]``): the states that together form its managed set, the
+    cloud scope to compare them with, and optionally its Terraform working dir."""
+
+    name: str
+    states: tuple[str, ...] = ()  # files, globs, or backend specs (s3://bucket/key?region=...)
+    chdir: str | None = None
+    workspaces: tuple[str, ...] = ()  # "*" means every workspace of the backend
+    provider: str | None = None
+    regions: tuple[str, ...] = ()
+    profile: str | None = None
+    role_arn: str | None = None
+    subscriptions: tuple[str, ...] = ()
+    projects: tuple[str, ...] = ()
+    ignore_file: str | None = None
+    engine: str = "native"
 
 
 @dataclass(frozen=True)
@@ -50,6 +70,9 @@ class Settings:
     db_url: str
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     backup_retention: int = DEFAULT_BACKUP_RETENTION
+    drift_retention_days: int = DEFAULT_DRIFT_RETENTION_DAYS
+    severity_rules: tuple[dict[str, Any], ...] = ()
+    environments: Mapping[str, EnvironmentConfig] = field(default_factory=dict)
 
     @property
     def backups_dir(self) -> Path:
@@ -63,7 +86,8 @@ class Settings:
         return (
             f"Settings(data_dir={self.data_dir!r}, config_path={self.config_path!r}, "
             f"db_url={self.db_url_redacted!r}, lock_timeout={self.lock_timeout!r}, "
-            f"backup_retention={self.backup_retention!r})"
+            f"backup_retention={self.backup_retention!r}, drift_retention_days={self.drift_retention_days!r}, "
+            f"environments={sorted(self.environments)!r})"
         )
 
 
@@ -127,11 +151,88 @@ def _expect_retention(value: Any) -> int:
     return value
 
 
+def _expect_str_list(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise TypeError("an array of non-empty strings")
+    return tuple(value)
+
+
+def _expect_bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError("true or false")
+    return value
+
+
+def _expect_choice(*choices: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if not isinstance(value, str):
+            raise TypeError("a string")
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    return check
+
+
+def _expect_tables(value: Any) -> tuple[dict[str, Any], ...]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise TypeError("an array of tables ([[drift.severity]])")
+    return tuple(value)
+
+
 # section -> key -> validator. Keep in step with docs and with Settings.
 _SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
     "database": {"url": _expect_str},
     "state": {"lock_timeout": _expect_duration, "backup_retention": _expect_retention},
+    "drift": {"retention_days": _expect_retention, "severity": _expect_tables},
+    "environments": {},  # one table per environment, checked by _ENVIRONMENT_SCHEMA
 }
+
+_ENVIRONMENT_SCHEMA: dict[str, Callable[[Any], Any]] = {
+    "states": _expect_str_list,
+    "chdir": _expect_str,
+    "workspaces": _expect_str_list,
+    "provider": _expect_choice("aws", "azure", "gcp"),
+    "regions": _expect_str_list,
+    "profile": _expect_str,
+    "role_arn": _expect_str,
+    "subscriptions": _expect_str_list,
+    "projects": _expect_str_list,
+    "ignore_file": _expect_str,
+    "engine": _expect_choice("native", "terraform"),
+}
+_ENV_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
+
+
+def _validate_environments(path: Path, body: Mapping[str, Any]) -> dict[str, EnvironmentConfig]:
+    envs: dict[str, EnvironmentConfig] = {}
+    for name, table in body.items():
+        if not _ENV_NAME.match(name):
+            raise ConfigError(f"{path}: environments.{name}: an environment name is letters, digits, '_', '.', "
+                              "'-'")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: environments.{name}: expected a table [environments.{name}], "
+                              f"got {_toml_type(table)}")
+        values: dict[str, Any] = {}
+        for key, value in table.items():
+            check = _ENVIRONMENT_SCHEMA.get(key)
+            if check is None:
+                raise ConfigError(f"{path}: unknown key environments.{name}.{key}",
+                                  hint=_suggest(key, list(_ENVIRONMENT_SCHEMA)))
+            try:
+                values[key] = check(value)
+            except TypeError as exc:
+                raise ConfigError(
+                    f"{path}: environments.{name}.{key}: expected {exc}, got {_toml_type(value)}") from None
+            except ValueError as exc:
+                raise ConfigError(f"{path}: environments.{name}.{key}: {exc}") from None
+        if not values.get("states") and not values.get("chdir"):
+            raise ConfigError(f"{path}: environments.{name}: give states (files, globs, backend specs) "
+                              "or chdir (a Terraform working dir)")
+        envs[name] = EnvironmentConfig(name=name, **values)
+    return envs
 
 
 def _toml_type(value: Any) -> str:
@@ -202,6 +303,9 @@ def _validate(path: Path, data: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             raise ConfigError(f"{path}: unknown key {section!r}", hint=hint)
         if not isinstance(body, dict):
             raise ConfigError(f"{path}: {section}: expected a table [{section}], got {_toml_type(body)}")
+        if section == "environments":
+            result[section] = _validate_environments(path, body)  # type: ignore[assignment]
+            continue
         converted: dict[str, Any] = {}
         for key, value in body.items():
             check = known.get(key)
@@ -232,6 +336,7 @@ def load_settings() -> Settings:
 
     database = config.get("database", {})
     state = config.get("state", {})
+    drift = config.get("drift", {})
     db_url = (
         os.environ.get(ENV_DB_URL, "").strip()
         or database.get("url")
@@ -243,4 +348,7 @@ def load_settings() -> Settings:
         db_url=db_url,
         lock_timeout=state.get("lock_timeout", DEFAULT_LOCK_TIMEOUT),
         backup_retention=state.get("backup_retention", DEFAULT_BACKUP_RETENTION),
+        drift_retention_days=drift.get("retention_days", DEFAULT_DRIFT_RETENTION_DAYS),
+        severity_rules=drift.get("severity", ()),
+        environments=config.get("environments", {}),
     )

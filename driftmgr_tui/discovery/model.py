@@ -16,6 +16,10 @@ from typing import Any
 
 from driftmgr_tui.core.errors import DriftmgrError
 
+# key in a resource's ``attributes``: True when its ``tags`` are what the cloud has (listed with the object, or
+# found in the tagging index), False when tags were not available (drift then leaves tags uncompared)
+TAGS_KNOWN = "__tags_known__"
+
 
 @dataclass(frozen=True)
 class Scope:

@@ -19,9 +19,10 @@ from typing import Any
 
 from driftmgr_tui.core.errors import DriftmgrError
 from driftmgr_tui.core.redaction import redact_names
-from driftmgr_tui.discovery.aws.catalog import AWS_TYPES, AwsType, Detail
+from driftmgr_tui.discovery.aws.catalog import AWS_TYPES, NO_TAGS, AwsType, Detail
 from driftmgr_tui.discovery.aws.session import AwsClients, AwsSettings, error_code, is_retryable
 from driftmgr_tui.discovery.model import (
+    TAGS_KNOWN,
     AccountInfo,
     DiscoveredResource,
     ProviderAdapter,
@@ -228,10 +229,16 @@ class AwsAdapter(ProviderAdapter):
         fields["@region"] = region
         fields["@account"] = self.account
         arn = render_optional(entry.arn, fields)
+        # whether ``tags`` is what the cloud has (drift compares tags only then): inline tags are; the tagging
+        # index knows only the resources it returned
+        tags_known = False
         if entry.tags is not None:
             tags = normalize_tags(lookup(item, entry.tags))
+            tags_known = entry.tags != NO_TAGS
         elif arn and region != GLOBAL_REGION and region in self._tag_indexes:
-            tags = dict(self._tag_indexes[region].get(self, region, ctx).get(arn, {}))
+            index = self._tag_indexes[region].get(self, region, ctx)
+            tags = dict(index.get(arn, {}))
+            tags_known = arn in index
         else:
             tags = {}
         fields["__tags__"] = tags
@@ -244,6 +251,7 @@ class AwsAdapter(ProviderAdapter):
                 self._seen_arns.add(arn)
         attributes = json_safe(item)
         redact_names(attributes)
+        attributes[TAGS_KNOWN] = tags_known
         return DiscoveredResource(
             provider="aws", account=self.account, region=region, cloud_type=entry.cloud_type,
             terraform_type=entry.terraform_type, terraform_id=terraform_id,
