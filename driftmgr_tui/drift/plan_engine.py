@@ -93,7 +93,7 @@ def detect_from_plan(plan: PlanDrift, *, state_label: str, severity: SeverityRul
             result.changed += 1
         severity.classify(finding)
         result.findings.append(finding)
-    result.managed = max(plan.prior_state_resources - result.missing, 0)
+    result.managed = plan.prior_state_resources  # the refreshed state: what still exists
     result.cloud_total = result.managed
     if noise:
         result.warnings.append(f"{noise} resource(s) Terraform reported as changed differ only in form "
