@@ -182,12 +182,13 @@ def detect(instances: list[ManagedInstance], cloud: Iterable[CloudObject], evalu
             matched[key] = inst
             result.managed += 1
             diffs = compare(inst, obj, ctx)
-            if diffs and ignore is not None and ignore.has_field_rules(t, inst.terraform_id):
-                diffs = [d for d in diffs if not ignore.ignores_field(t, inst.terraform_id, d.path)]
+            if diffs and ignore is not None:
+                if ignore.ignores_resource(t, inst.terraform_id):
+                    result.ignored += 1
+                    continue
+                if ignore.has_field_rules(t, inst.terraform_id):
+                    diffs = [d for d in diffs if not ignore.ignores_field(t, inst.terraform_id, d.path)]
             if not diffs:
-                continue
-            if ignore is not None and ignore.ignores_resource(t, inst.terraform_id):
-                result.ignored += 1
                 continue
             finding = Finding(CHANGED, t, inst.terraform_id, inst.match_key, inst.provider, address=inst.address,
                               module=inst.module, account=obj.account, region=obj.region, name=obj.name,

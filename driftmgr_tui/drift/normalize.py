@@ -83,7 +83,7 @@ class _Empty:
 
 EMPTY = _Empty()
 
-_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?\Z")
+_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d*[1-9])?\Z")
 _CIDR = re.compile(r"[0-9a-fA-F:.]+/\d{1,3}\Z")
 _ACCOUNT_ID = re.compile(r"\d{12}\Z")
 _POLICY_LIST_KEYS = ("Action", "NotAction", "Resource", "NotResource")
@@ -148,18 +148,16 @@ def canonical_policy(doc: Any) -> Any:
 
 def _parse_json_text(text: str) -> Any:
     stripped = text.lstrip()
+    if stripped[:3].upper() in ("%7B", "%5B"):  # IAM's URL-encoded documents
+        from urllib.parse import unquote
+
+        stripped = unquote(stripped)
+        text = stripped
     if not stripped or stripped[0] not in "{[":
         return None
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
-        if "%7B" in text[:8] or "%7b" in text[:8]:  # IAM's URL-encoded documents
-            from urllib.parse import unquote
-
-            try:
-                return orjson.loads(unquote(text))
-            except orjson.JSONDecodeError:
-                return None
         return None
 
 
@@ -169,8 +167,10 @@ def canonical(value: Any) -> Any:
         return EMPTY
     if isinstance(value, bool):
         return value
-    if isinstance(value, int | float):
-        return ("n", float(value))
+    if isinstance(value, int):
+        return ("n", value)
+    if isinstance(value, float):
+        return ("n", int(value) if value.is_integer() else value)
     if isinstance(value, str):
         if value == "":
             return EMPTY
@@ -183,7 +183,7 @@ def canonical(value: Any) -> Any:
             return value.lower()
         if first.isdigit() or first == "-":
             if _NUMBER.match(value):
-                return ("n", float(value))
+                return ("n", float(value) if "." in value else int(value))
             cidr = canonical_cidr(value)
             if cidr is not None:
                 return cidr
@@ -230,9 +230,11 @@ def effective_tags(attrs: Mapping[str, Any]) -> dict[str, str] | None:
         return None
     merged: dict[str, str] = {}
     tags_all = attrs.get("tags_all")
+    tags = attrs.get("tags")
+    if type(tags_all) is dict and (not tags or tags.items() <= tags_all.items()):
+        return tags_all  # the usual case: tags_all already holds tags
     if isinstance(tags_all, Mapping):
         merged.update(tags_all)
-    tags = attrs.get("tags")
     if isinstance(tags, Mapping):
         merged.update(tags)
     return merged
@@ -259,11 +261,16 @@ PROVIDER_DEFAULTS: dict[tuple[str, str], Any] = {
 }
 
 
+_DEFAULTS_BY_TYPE: dict[str, list[tuple[str, Any]]] = {}
+for (_type, _key), _default in PROVIDER_DEFAULTS.items():
+    _DEFAULTS_BY_TYPE.setdefault(_type, []).append((_key, _default))
+
+
 def apply_provider_defaults(terraform_type: str, attrs: dict[str, Any]) -> dict[str, Any]:
     """``attrs`` with null/absent attributes replaced by the provider's default (a new dict when changed)."""
     changed = None
-    for (rtype, key), default in PROVIDER_DEFAULTS.items():
-        if rtype == terraform_type and key in attrs and attrs[key] is None:
+    for key, default in _DEFAULTS_BY_TYPE.get(terraform_type, ()):
+        if key in attrs and attrs[key] is None:
             if changed is None:
                 changed = dict(attrs)
             changed[key] = default
@@ -289,6 +296,8 @@ def sensitive_paths_of(instance: Mapping[str, Any]) -> frozenset[str]:
         for step in steps if isinstance(steps, list) else ():
             if isinstance(step, Mapping):
                 value = step.get("value")
+                if isinstance(value, Mapping):  # an index step: {"type": "index", "value": {"value": 0, ...}}
+                    value = value.get("value")
                 if isinstance(value, str | int):
                     parts.append(str(value))
         if parts:
@@ -348,10 +357,26 @@ def diff(expected: Any, actual: Any, path: str = "", *, sensitive: frozenset[str
     _diff(expected, actual, path, out, ordered)
     if out:
         for item in out:
-            if sensitive_path(item.path, sensitive):
+            if sensitive_path(item.path, sensitive) or _holds_secret(item, sensitive):
                 item.expected = SENSITIVE if not is_empty(item.expected) else item.expected
                 item.actual = SENSITIVE if not is_empty(item.actual) else item.actual
     return out
+
+
+def _holds_secret(item: FieldDiff, sensitive: frozenset[str]) -> bool:
+    """Whether a diff reported at a parent path (a set of blocks) carries a sensitive or secret-named leaf."""
+    prefix = item.path + "."
+    if any(p.startswith(prefix) for p in sensitive):
+        return True
+    return _secret_key_in(item.expected) or _secret_key_in(item.actual)
+
+
+def _secret_key_in(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return any(is_secretish(str(k)) or _secret_key_in(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_secret_key_in(v) for v in value)
+    return False
 
 
 def _join(path: str, key: Any) -> str:
@@ -380,14 +405,15 @@ def _diff(expected: Any, actual: Any, path: str, out: list[FieldDiff],
             _diff(a, b, _join(path, key), out, ordered)
         return
     if isinstance(expected, list) and isinstance(actual, list):
+        if ordered is not None and ordered(path):
+            if len(expected) != len(actual) or not all(same(a, b) for a, b in zip(expected, actual, strict=True)):
+                out.append(FieldDiff(path or ".", expected, actual))
+            return
         if canonical(expected) == canonical(actual):
             return
         if len(expected) == 1 and len(actual) == 1 and isinstance(expected[0], Mapping) \
                 and isinstance(actual[0], Mapping):
             _diff(expected[0], actual[0], _join(path, 0), out, ordered)
-            return
-        if ordered is not None and ordered(path):
-            out.append(FieldDiff(path or ".", expected, actual))
             return
         only_expected, only_actual = _set_delta(expected, actual)
         out.append(FieldDiff(path or ".", only_expected, only_actual))

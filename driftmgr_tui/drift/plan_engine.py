@@ -81,13 +81,17 @@ def detect_from_plan(plan: PlanDrift, *, state_label: str, severity: SeverityRul
             result.missing += 1
         else:
             diffs = entry_diffs(entry)
-            if diffs and ignore is not None and ignore.has_field_rules(entry.type, rid):
-                diffs = [d for d in diffs if not ignore.ignores_field(entry.type, rid, d.path)]
+            if diffs and ignore is not None:
+                if ignore.ignores_resource(entry.type, rid):
+                    result.ignored += 1
+                    continue
+                if ignore.has_field_rules(entry.type, rid):
+                    diffs = [d for d in diffs if not ignore.ignores_field(entry.type, rid, d.path)]
+                    if not diffs:
+                        result.ignored += 1
+                        continue
             if not diffs:
                 noise += 1
-                continue
-            if ignore is not None and ignore.ignores_resource(entry.type, rid):
-                result.ignored += 1
                 continue
             finding = Finding(CHANGED, diffs=diffs, **base)
             result.changed += 1

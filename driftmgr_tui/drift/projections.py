@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+import orjson
+
 from driftmgr_tui.discovery.model import TAGS_KNOWN
 from driftmgr_tui.drift.model import CloudObject, FieldDiff, ManagedInstance
 from driftmgr_tui.drift.normalize import apply_provider_defaults, diff, effective_tags
@@ -144,6 +146,21 @@ def _pick(source: Mapping[str, Any], **names: str) -> dict[str, Any]:
     return {tf: source[api] for tf, api in names.items() if api in source}
 
 
+def _picker(**names: str) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    pairs = tuple(names.items())
+    return lambda source: {tf: source[api] for tf, api in pairs if api in source}
+
+
+_VPC = _picker(cidr_block="CidrBlock", instance_tenancy="InstanceTenancy")
+_SUBNET = _picker(cidr_block="CidrBlock", availability_zone="AvailabilityZone",
+                  map_public_ip_on_launch="MapPublicIpOnLaunch", vpc_id="VpcId")
+_SG = _picker(name="GroupName", description="Description", vpc_id="VpcId")
+_INSTANCE = _picker(instance_type="InstanceType", ami="ImageId", subnet_id="SubnetId", key_name="KeyName",
+                    source_dest_check="SourceDestCheck", ebs_optimized="EbsOptimized")
+_ROLE = _picker(assume_role_policy="AssumeRolePolicyDocument", description="Description",
+                max_session_duration="MaxSessionDuration", path="Path")
+
+
 @cache
 def _aws_tags_reliable(terraform_type: str) -> bool:
     """Whether discovery's tags for this type are the object's tags: an explicit tag field of the listing, the
@@ -161,7 +178,7 @@ def _aws_tags_reliable(terraform_type: str) -> bool:
 def _aws_tags(cloud: CloudObject) -> dict[str, Any]:
     if not cloud.attributes.get(TAGS_KNOWN) or not _aws_tags_reliable(cloud.terraform_type):
         return {}
-    return {"tags": {k: v for k, v in cloud.tags.items() if not k.startswith("aws:")}}
+    return {"tags": cloud.tags}  # AWS's own aws:* tags are dropped in compare() when tags differ
 
 
 def _aws_generic(cloud: CloudObject) -> dict[str, Any]:
@@ -170,19 +187,18 @@ def _aws_generic(cloud: CloudObject) -> dict[str, Any]:
 
 def _vpc(cloud: CloudObject) -> dict[str, Any]:
     a = cloud.attributes
-    return {**_pick(a, cidr_block="CidrBlock", instance_tenancy="InstanceTenancy"), **_aws_tags(cloud)}
+    return {**_VPC(a), **_aws_tags(cloud)}
 
 
 def _subnet(cloud: CloudObject) -> dict[str, Any]:
     a = cloud.attributes
-    return {**_pick(a, cidr_block="CidrBlock", availability_zone="AvailabilityZone",
-                    map_public_ip_on_launch="MapPublicIpOnLaunch", vpc_id="VpcId"), **_aws_tags(cloud)}
+    return {**_SUBNET(a), **_aws_tags(cloud)}
 
 
 def _security_group(cloud: CloudObject) -> dict[str, Any]:
     a = cloud.attributes
     own = a.get("GroupId")
-    out = {**_pick(a, name="GroupName", description="Description", vpc_id="VpcId"), **_aws_tags(cloud)}
+    out = {**_SG(a), **_aws_tags(cloud)}
     if "IpPermissions" in a or "IpPermissionsEgress" in a:
         out["ingress"] = sorted(permission_atoms(a.get("IpPermissions"), own))
         out["egress"] = sorted(permission_atoms(a.get("IpPermissionsEgress"), own))
@@ -201,16 +217,14 @@ def _security_group_expected(inst: ManagedInstance, ctx: ComparisonContext) -> d
 
 def _instance(cloud: CloudObject) -> dict[str, Any]:
     a = cloud.attributes
-    out = {**_pick(a, instance_type="InstanceType", ami="ImageId", subnet_id="SubnetId", key_name="KeyName",
-                   source_dest_check="SourceDestCheck", ebs_optimized="EbsOptimized"), **_aws_tags(cloud)}
+    out = {**_INSTANCE(a), **_aws_tags(cloud)}
     if "SecurityGroups" in a:
         out["vpc_security_group_ids"] = sorted(g.get("GroupId") for g in a["SecurityGroups"] or ())
     return out
 
 
 def _iam_role(cloud: CloudObject) -> dict[str, Any]:
-    return {**_pick(cloud.attributes, assume_role_policy="AssumeRolePolicyDocument", description="Description",
-                    max_session_duration="MaxSessionDuration", path="Path"), **_aws_tags(cloud)}
+    return {**_ROLE(cloud.attributes), **_aws_tags(cloud)}
 
 
 def _iam_user(cloud: CloudObject) -> dict[str, Any]:
@@ -315,4 +329,32 @@ def compare(inst: ManagedInstance, cloud: CloudObject, ctx: ComparisonContext) -
             del actual[key]
     if expected == actual:
         return []
-    return diff(expected, actual, sensitive=inst.sensitive_paths)
+    # cheap equalities first (most pairs of a clean estate end here): sets in another order, a JSON document
+    # as text on one side and parsed on the other; only what is left goes through the normalizers
+    left = [key for key in actual if not _cheaply_equal(expected[key], actual[key])]
+    if not left:
+        return []
+    if "tags" in left and cloud.provider == "aws":
+        actual["tags"] = {k: v for k, v in actual["tags"].items() if not k.startswith("aws:")}
+        if actual["tags"] == expected["tags"]:
+            left.remove("tags")
+            if not left:
+                return []
+    return diff({k: expected[k] for k in left}, {k: actual[k] for k in left}, sensitive=inst.sensitive_paths)
+
+
+def _cheaply_equal(expected: Any, actual: Any) -> bool:
+    if expected == actual:
+        return True
+    kind = type(expected)
+    if kind is list and type(actual) is list and len(expected) == len(actual):
+        try:
+            return sorted(expected) == sorted(actual)
+        except TypeError:
+            return False
+    if kind is str and type(actual) in (dict, list) and expected[:1] in "{[":
+        try:
+            return orjson.loads(expected) == actual
+        except orjson.JSONDecodeError:
+            return False
+    return False

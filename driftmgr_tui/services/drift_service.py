@@ -201,7 +201,7 @@ class DriftService:
             -> list[dict[str, Any]]:
         from driftmgr_tui.drift.config_drift import config_drift, load_config
 
-        config = load_config(workdir)
+        config = load_config(workdir, strict=True)
         items = config_drift(config, ((r.address, r.module, r.mode, r.type, r.name) for r in state.instances()))
         out = []
         for item in items:
