@@ -84,7 +84,6 @@ def build_estate() -> Estate:
          "IpRanges": [{"CidrIp": "10.0.0.0/16", "Description": "https"}]}])
     ec2.create_tags(Resources=[web], Tags=[{"Key": "ManagedBy", "Value": "terraform"}])
     est.ids["sg_web"] = web
-    egress_all = {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
     est.add("aws_security_group", "web", {
         "id": web, "arn": f"arn:aws:ec2:{REGION}:{ACCOUNT}:security-group/{web}", "name": "web",
         "description": "web tier", "vpc_id": vpc_id, "revoke_rules_on_delete": False, "name_prefix": "",
@@ -117,7 +116,7 @@ def build_estate() -> Estate:
         "id": "sgr-0000000000000001", "security_group_id": db, "ip_protocol": "-1", "cidr_ipv4": "0.0.0.0/0",
         "from_port": None, "to_port": None, "description": None, "tags": None, "tags_all": {},
     })
-    # the web group's default egress: moto keeps AWS's allow-all egress, as state says above
+    # the web group keeps the allow-all egress AWS adds to every new group, as its state says above
 
     for bucket in ("app-assets-7f3a", "app-logs-7f3a"):
         s3.create_bucket(Bucket=bucket)
