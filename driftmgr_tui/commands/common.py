@@ -21,9 +21,14 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def dumps_json(data: Any) -> bytes:
+    """Pretty JSON (keys in the order given) as every command prints it."""
+    return orjson.dumps(data, option=orjson.OPT_INDENT_2, default=_default) + b"\n"
+
+
 def emit_json(data: Any) -> None:
-    """Pretty JSON on stdout (sorted as given), for scripts."""
-    sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2, default=_default) + b"\n")
+    """Pretty JSON on stdout, for scripts."""
+    sys.stdout.buffer.write(dumps_json(data))
     sys.stdout.flush()
 
 

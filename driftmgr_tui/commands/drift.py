@@ -152,8 +152,10 @@ def scan_cmd(env_name, states, backends, chdir, workspaces, ignore_file, provide
                  role_arn=role_arn, regions=_split(regions), subscriptions=_split(subscriptions),
                  projects=_split(projects))
     cloud = spec.provider
+    loaded = None
     if cloud is None:
-        found = sorted({i.provider for i in managed_instances(load_states(service.state_service, spec).states)
+        loaded = load_states(service.state_service, spec)  # read once: detect below reuses them
+        found = sorted({i.provider for i in managed_instances(loaded.states)
                         if i.provider in ("aws", "azure", "gcp")})
         if len(found) != 1:
             raise UsageError("choose the cloud to scan with --provider aws|azure|gcp" + (
@@ -171,7 +173,7 @@ def scan_cmd(env_name, states, backends, chdir, workspaces, ignore_file, provide
         err.print(f"[red]discovery run {run.id} {run.status}{escape(reason)}[/]")
         sys.exit(130 if run.status == "cancelled" else 2)
     outcome = service.detect(spec, DetectOptions(run_ids=(run.id,), ignore_file=ignore_file,
-                                                 config_drift=not no_config_drift))
+                                                 config_drift=not no_config_drift, loaded=loaded))
     _finish(outcome, fmt, output, as_json)
 
 

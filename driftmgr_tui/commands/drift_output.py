@@ -12,7 +12,7 @@ import orjson
 from rich.markup import escape
 from rich.table import Table
 
-from driftmgr_tui.commands.common import _default, err, out
+from driftmgr_tui.commands.common import dumps_json, err, out
 from driftmgr_tui.core.errors import UsageError
 
 FORMATS = ("console", "json", "markdown", "html")
@@ -27,7 +27,7 @@ output_option = click.option("--output", "output", type=click.Path(path_type=Pat
 
 def render(report: dict[str, Any], fmt: str) -> str:
     if fmt == "json":
-        return orjson.dumps(report, option=orjson.OPT_INDENT_2, default=_default).decode() + "\n"
+        return dumps_json(report).decode()
     from driftmgr_tui.drift.render import to_html, to_markdown
 
     return to_markdown(report) if fmt == "markdown" else to_html(report)

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from driftmgr_tui.core.events import decode_json, encode_json
-from driftmgr_tui.core.models import DriftHistory, DriftItem, DriftReport, utcnow
+from driftmgr_tui.core.models import DriftHistory, DriftItem, DriftReport, current_actor, utcnow
 from driftmgr_tui.drift.matcher import canonical_types
 from driftmgr_tui.drift.model import CHANGED, MISSING, SEVERITIES, UNMANAGED, DetectionResult, Finding
 
@@ -68,7 +68,7 @@ def save_report(engine: Engine, result: DetectionResult, meta: ReportMeta, *,
         total_ignored=result.ignored, total_unevaluated=result.unevaluated_count, coverage=result.coverage,
         by_severity=encode_json(_by_severity(findings)), sources=encode_json(meta.sources),
         unevaluated=encode_json([u.to_json() for u in result.unevaluated]),
-        config_drift=encode_json(config), warnings=encode_json(result.warnings), created_by=_actor(),
+        config_drift=encode_json(config), warnings=encode_json(result.warnings), created_by=current_actor(),
     )
     report_t = DriftReport.__table__
     item_t = DriftItem.__table__
@@ -135,12 +135,6 @@ def save_report(engine: Engine, result: DetectionResult, meta: ReportMeta, *,
                 resolved_at=sa.bindparam("resolved_at"), resolved_report_id=sa.bindparam("resolved_report_id")),
                 resolved)
     return int(report_id)
-
-
-def _actor() -> str:
-    from driftmgr_tui.core.models import current_actor
-
-    return current_actor()
 
 
 def prune(engine: Engine, *, older_than_days: int, now: datetime | None = None,

@@ -141,12 +141,8 @@ _STANDALONE_RULES: dict[str, Callable[[Mapping[str, Any]], tuple[str, set[str]]]
 STANDALONE_RULE_TYPES = frozenset(_STANDALONE_RULES)
 
 
-def _pick(source: Mapping[str, Any], **names: str) -> dict[str, Any]:
-    """``{terraform_name: source[api_name]}`` for the API names present in ``source``."""
-    return {tf: source[api] for tf, api in names.items() if api in source}
-
-
 def _picker(**names: str) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    """A function giving ``{terraform_name: source[api_name]}`` for the API names present in ``source``."""
     pairs = tuple(names.items())
     return lambda source: {tf: source[api] for tf, api in pairs if api in source}
 
@@ -159,6 +155,12 @@ _INSTANCE = _picker(instance_type="InstanceType", ami="ImageId", subnet_id="Subn
                     source_dest_check="SourceDestCheck", ebs_optimized="EbsOptimized")
 _ROLE = _picker(assume_role_policy="AssumeRolePolicyDocument", description="Description",
                 max_session_duration="MaxSessionDuration", path="Path")
+_USER = _picker(path="Path")
+_DB = _picker(instance_class="DBInstanceClass", allocated_storage="AllocatedStorage", engine="Engine",
+              publicly_accessible="PubliclyAccessible", storage_encrypted="StorageEncrypted", multi_az="MultiAZ",
+              backup_retention_period="BackupRetentionPeriod", deletion_protection="DeletionProtection")
+_LAMBDA = _picker(runtime="Runtime", handler="Handler", memory_size="MemorySize", timeout="Timeout", role="Role",
+                  description="Description")
 
 
 @cache
@@ -228,20 +230,15 @@ def _iam_role(cloud: CloudObject) -> dict[str, Any]:
 
 
 def _iam_user(cloud: CloudObject) -> dict[str, Any]:
-    return {**_pick(cloud.attributes, path="Path"), **_aws_tags(cloud)}
+    return {**_USER(cloud.attributes), **_aws_tags(cloud)}
 
 
 def _db_instance(cloud: CloudObject) -> dict[str, Any]:
-    return {**_pick(cloud.attributes, instance_class="DBInstanceClass", allocated_storage="AllocatedStorage",
-                    engine="Engine", publicly_accessible="PubliclyAccessible",
-                    storage_encrypted="StorageEncrypted", multi_az="MultiAZ",
-                    backup_retention_period="BackupRetentionPeriod", deletion_protection="DeletionProtection"),
-            **_aws_tags(cloud)}
+    return {**_DB(cloud.attributes), **_aws_tags(cloud)}
 
 
 def _lambda(cloud: CloudObject) -> dict[str, Any]:
-    return {**_pick(cloud.attributes, runtime="Runtime", handler="Handler", memory_size="MemorySize",
-                    timeout="Timeout", role="Role", description="Description"), **_aws_tags(cloud)}
+    return {**_LAMBDA(cloud.attributes), **_aws_tags(cloud)}
 
 
 # ----------------------------------------------------------------------------------------- Azure, Google

@@ -36,6 +36,7 @@ from driftmgr_tui.drift.model import CONFIG_KINDS, KINDS, CloudObject, Detection
 from driftmgr_tui.drift.severity import SeverityRules, rules_from_config
 from driftmgr_tui.services.environments import (
     EnvironmentSpec,
+    LoadedStates,
     load_states,
     managed_instances,
     resolve_environment,
@@ -53,6 +54,7 @@ class DetectOptions:
     ignore_file: Path | None = None
     config_drift: bool = True
     on_step: Callable[[str], None] | None = None
+    loaded: LoadedStates | None = None  # the environment's states, when the caller has read them already
 
 
 @dataclass
@@ -130,8 +132,10 @@ class DriftService:
         step = options.on_step or (lambda _msg: None)
         started = time.perf_counter()
         severity = self.severity_rules()
-        step("reading states")
-        loaded = load_states(self.state_service, spec)
+        loaded = options.loaded
+        if loaded is None:
+            step("reading states")
+            loaded = load_states(self.state_service, spec)
         ignore = self.ignore_matcher(spec, options.ignore_file)
         sources: dict[str, Any] = {"states": [loc for loc, _ in loaded.states],
                                    "workdir": str(spec.chdir) if spec.chdir else None}
