@@ -162,40 +162,46 @@ def detect(instances: list[ManagedInstance], cloud: Iterable[CloudObject], evalu
     result = DetectionResult()
     findings = result.findings
 
+    canon_get = canon.get
+    # (canonical type, match key) -> cloud object; a matched object is taken out, what is left is unmanaged
     index: dict[tuple[str, str], CloudObject] = {}
     for obj in cloud:
         t = obj.terraform_type
-        index[(canon.get(t, t), obj.match_key)] = obj
+        index[(canon_get(t, t), obj.match_key)] = obj
+    cloud_total = len(index)
+    take = index.pop
 
     matched: dict[tuple[str, str], ManagedInstance] = {}
     unevaluated: Counter[tuple[str, str, str]] = Counter()
+    changed = missing = ignored = 0
     for inst in instances:
         t = inst.terraform_type
-        key = (canon.get(t, t), inst.match_key)
-        obj = index.get(key)
+        key = (canon_get(t, t), inst.match_key)
+        obj = take(key, None)
         if obj is not None:
-            first = matched.get(key)
-            if first is not None:
-                result.warnings.append(f"{inst.terraform_type} {inst.terraform_id} is managed twice: "
-                                       f"{first.address} ({first.state}) and {inst.address} ({inst.state})")
-                continue
             matched[key] = inst
-            result.managed += 1
             diffs = compare(inst, obj, ctx)
-            if diffs and ignore is not None:
+            if not diffs:
+                continue
+            if ignore is not None:
                 if ignore.ignores_resource(t, inst.terraform_id):
-                    result.ignored += 1
+                    ignored += 1
                     continue
                 if ignore.has_field_rules(t, inst.terraform_id):
                     diffs = [d for d in diffs if not ignore.ignores_field(t, inst.terraform_id, d.path)]
-            if not diffs:
-                continue
+                    if not diffs:
+                        continue
             finding = Finding(CHANGED, t, inst.terraform_id, inst.match_key, inst.provider, address=inst.address,
                               module=inst.module, account=obj.account, region=obj.region, name=obj.name,
                               state=inst.state, diffs=diffs)
             severity.classify(finding)
             findings.append(finding)
-            result.changed += 1
+            changed += 1
+            continue
+        first = matched.get(key)
+        if first is not None:
+            result.warnings.append(f"{inst.terraform_type} {inst.terraform_id} is managed twice: "
+                                   f"{first.address} ({first.state}) and {inst.address} ({inst.state})")
             continue
         if t in STANDALONE_RULE_TYPES:
             continue  # compared as part of its security group (see projections)
@@ -204,27 +210,30 @@ def detect(instances: list[ManagedInstance], cloud: Iterable[CloudObject], evalu
             unevaluated[(t, inst.region or "", reason)] += 1
             continue
         if ignore is not None and ignore.ignores_resource(t, inst.terraform_id):
-            result.ignored += 1
+            ignored += 1
             continue
         finding = Finding(MISSING, t, inst.terraform_id, inst.match_key, inst.provider, address=inst.address,
                           module=inst.module, region=inst.region or "", state=inst.state)
         severity.classify(finding)
         findings.append(finding)
-        result.missing += 1
+        missing += 1
 
-    for key, obj in index.items():
-        if key in matched or obj.cloud_default is not None:
+    unmanaged = 0
+    for obj in index.values():  # what no instance matched
+        if obj.cloud_default is not None:
+            cloud_total -= 1
             continue
-        result.cloud_total += 1
         if ignore is not None and ignore.ignores_resource(obj.terraform_type, obj.terraform_id):
-            result.ignored += 1
+            ignored += 1
             continue
         finding = Finding(UNMANAGED, obj.terraform_type, obj.terraform_id, obj.match_key, obj.provider,
                           account=obj.account, region=obj.region, name=obj.name)
         severity.classify(finding)
         findings.append(finding)
-        result.unmanaged += 1
-    result.cloud_total += len(matched)
+        unmanaged += 1
+    result.managed = len(matched)
+    result.changed, result.missing, result.unmanaged, result.ignored = changed, missing, unmanaged, ignored
+    result.cloud_total = cloud_total
 
     result.unevaluated = [Unevaluated(t, region, reason, count)
                           for (t, region, reason), count in sorted(unevaluated.items())]

@@ -17,24 +17,25 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import orjson
 
 from driftmgr_tui.discovery.model import TAGS_KNOWN
 from driftmgr_tui.drift.model import CloudObject, FieldDiff, ManagedInstance
-from driftmgr_tui.drift.normalize import apply_provider_defaults, diff, effective_tags
+from driftmgr_tui.drift.normalize import PROVIDER_DEFAULTS, diff, effective_tags
 
-Actual = Callable[[CloudObject], dict[str, Any]]
+# A security group rule atom as compared: (protocol, (from port, to port) or "all", source, description or "")
+RuleKey = tuple[str, Any, str, str]
 
 
 @dataclass
 class ComparisonContext:
     """What comparing one resource may need from the rest of the environment's states."""
 
-    # security group id -> {"ingress": set of atoms, "egress": set of atoms} from standalone rule resources
-    sg_rules: dict[str, dict[str, set[str]]] = field(default_factory=dict)
+    # security group id -> {"ingress": rule atoms, "egress": rule atoms} from standalone rule resources
+    sg_rules: dict[str, dict[str, set[RuleKey]]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, instances: Iterable[ManagedInstance]) -> ComparisonContext:
@@ -50,24 +51,36 @@ class ComparisonContext:
 
 # -------------------------------------------------------------------------------------------------- AWS
 
-_PROTOCOLS = {"all": "-1", "6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}
+_PROTOCOLS: dict[Any, str] = {"all": "-1", "6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6", None: "-1",
+                              -1: "-1", 6: "tcp", 17: "udp", 1: "icmp", 58: "icmpv6"}
 
 
 def _protocol(value: Any) -> str:
-    text = str(value if value is not None else "-1").lower()
-    return _PROTOCOLS.get(text, text)
+    try:
+        return _PROTOCOL_SEEN[value]
+    except (KeyError, TypeError):
+        pass
+    known = _PROTOCOLS.get(value) if isinstance(value, str | int | None) else None
+    text = known if known is not None else _PROTOCOLS.get(str(value).lower(), str(value).lower())
+    if isinstance(value, str | int | None) and len(_PROTOCOL_SEEN) < 256:
+        _PROTOCOL_SEEN[value] = text
+    return text
 
 
-def _ports(protocol: str, from_port: Any, to_port: Any) -> str:
+_PROTOCOL_SEEN: dict[Any, str] = {}
+
+
+def _ports(protocol: str, from_port: Any, to_port: Any) -> Any:
     if protocol == "-1":
         return "all"
-    low = -1 if from_port is None else int(from_port)
-    high = -1 if to_port is None else int(to_port)
-    return f"{low}-{high}"
+    return (-1 if from_port is None else int(from_port), -1 if to_port is None else int(to_port))
 
 
-def _atom(protocol: str, ports: str, source: str, description: Any) -> str:
-    text = f"{protocol} {ports} {source}"
+def format_atom(key: RuleKey) -> str:
+    """``tcp 443-443 10.0.0.0/16 "https"``: one rule atom as a diff shows it."""
+    protocol, ports, source, description = key
+    span = ports if isinstance(ports, str) else f"{ports[0]}-{ports[1]}"
+    text = f"{protocol} {span} {source}"
     return f'{text} "{description}"' if description else text
 
 
@@ -76,91 +89,81 @@ def _group_ref(value: str, own_id: str | None) -> str:
     return "self" if own_id and group == own_id else group
 
 
-def rule_atoms(rules: Iterable[Mapping[str, Any]] | None, own_id: str | None = None) -> set[str]:
+def rule_keys(rules: Iterable[Mapping[str, Any]] | None, own_id: str | None = None) -> set[RuleKey]:
     """Atoms of Terraform-style rule blocks (``ingress``/``egress`` of ``aws_security_group``)."""
-    atoms: set[str] = set()
-    for rule in rules or ():
+    keys: set[RuleKey] = set()
+    if not rules:
+        return keys
+    add = keys.add
+    for rule in rules:
         protocol = _protocol(rule.get("protocol"))
         ports = _ports(protocol, rule.get("from_port"), rule.get("to_port"))
-        desc = rule.get("description")
-        for cidr in rule.get("cidr_blocks") or ():
-            atoms.add(_atom(protocol, ports, cidr, desc))
-        for cidr in rule.get("ipv6_cidr_blocks") or ():
-            atoms.add(_atom(protocol, ports, cidr, desc))
-        for prefix in rule.get("prefix_list_ids") or ():
-            atoms.add(_atom(protocol, ports, prefix, desc))
+        desc = rule.get("description") or ""
+        for sources in (rule.get("cidr_blocks"), rule.get("ipv6_cidr_blocks"), rule.get("prefix_list_ids")):
+            if sources:
+                for source in sources:
+                    add((protocol, ports, source, desc))
         for group in rule.get("security_groups") or ():
-            atoms.add(_atom(protocol, ports, _group_ref(group, own_id), desc))
+            add((protocol, ports, _group_ref(group, own_id), desc))
         if rule.get("self"):
-            atoms.add(_atom(protocol, ports, "self", desc))
-    return atoms
+            add((protocol, ports, "self", desc))
+    return keys
 
 
-def permission_atoms(permissions: Iterable[Mapping[str, Any]] | None, own_id: str | None) -> set[str]:
+def permission_keys(permissions: Iterable[Mapping[str, Any]] | None, own_id: str | None) -> set[RuleKey]:
     """Atoms of EC2 ``IpPermissions`` as DescribeSecurityGroups returns them."""
-    atoms: set[str] = set()
-    for perm in permissions or ():
+    keys: set[RuleKey] = set()
+    if not permissions:
+        return keys
+    add = keys.add
+    for perm in permissions:
         protocol = _protocol(perm.get("IpProtocol"))
         ports = _ports(protocol, perm.get("FromPort"), perm.get("ToPort"))
         for r in perm.get("IpRanges") or ():
-            atoms.add(_atom(protocol, ports, r.get("CidrIp"), r.get("Description")))
+            add((protocol, ports, r.get("CidrIp"), r.get("Description") or ""))
         for r in perm.get("Ipv6Ranges") or ():
-            atoms.add(_atom(protocol, ports, r.get("CidrIpv6"), r.get("Description")))
+            add((protocol, ports, r.get("CidrIpv6"), r.get("Description") or ""))
         for r in perm.get("PrefixListIds") or ():
-            atoms.add(_atom(protocol, ports, r.get("PrefixListId"), r.get("Description")))
+            add((protocol, ports, r.get("PrefixListId"), r.get("Description") or ""))
         for r in perm.get("UserIdGroupPairs") or ():
-            atoms.add(_atom(protocol, ports, _group_ref(str(r.get("GroupId")), own_id), r.get("Description")))
-    return atoms
+            add((protocol, ports, _group_ref(str(r.get("GroupId")), own_id), r.get("Description") or ""))
+    return keys
 
 
-def _classic_rule(attrs: Mapping[str, Any]) -> tuple[str, set[str]]:
+def rule_atoms(rules: Iterable[Mapping[str, Any]] | None, own_id: str | None = None) -> set[str]:
+    return {format_atom(k) for k in rule_keys(rules, own_id)}
+
+
+def permission_atoms(permissions: Iterable[Mapping[str, Any]] | None, own_id: str | None) -> set[str]:
+    return {format_atom(k) for k in permission_keys(permissions, own_id)}
+
+
+def _classic_rule(attrs: Mapping[str, Any]) -> tuple[str, set[RuleKey]]:
     own = attrs.get("security_group_id")
     rule = dict(attrs)
     if attrs.get("source_security_group_id"):
         rule["security_groups"] = [attrs["source_security_group_id"]]
-    return str(attrs.get("type")), rule_atoms([rule], own)
+    return str(attrs.get("type")), rule_keys([rule], own)
 
 
-def _vpc_rule(direction: str) -> Callable[[Mapping[str, Any]], tuple[str, set[str]]]:
-    def atoms(attrs: Mapping[str, Any]) -> tuple[str, set[str]]:
+def _vpc_rule(direction: str) -> Callable[[Mapping[str, Any]], tuple[str, set[RuleKey]]]:
+    def atoms(attrs: Mapping[str, Any]) -> tuple[str, set[RuleKey]]:
         protocol = _protocol(attrs.get("ip_protocol"))
         ports = _ports(protocol, attrs.get("from_port"), attrs.get("to_port"))
         source = (attrs.get("cidr_ipv4") or attrs.get("cidr_ipv6") or attrs.get("prefix_list_id")
                   or _group_ref(str(attrs.get("referenced_security_group_id") or ""),
                                 attrs.get("security_group_id")))
-        return direction, {_atom(protocol, ports, source, attrs.get("description"))}
+        return direction, {(protocol, ports, source, attrs.get("description") or "")}
 
     return atoms
 
 
-_STANDALONE_RULES: dict[str, Callable[[Mapping[str, Any]], tuple[str, set[str]]]] = {
+_STANDALONE_RULES: dict[str, Callable[[Mapping[str, Any]], tuple[str, set[RuleKey]]]] = {
     "aws_security_group_rule": _classic_rule,
     "aws_vpc_security_group_ingress_rule": _vpc_rule("ingress"),
     "aws_vpc_security_group_egress_rule": _vpc_rule("egress"),
 }
 STANDALONE_RULE_TYPES = frozenset(_STANDALONE_RULES)
-
-
-def _picker(**names: str) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
-    """A function giving ``{terraform_name: source[api_name]}`` for the API names present in ``source``."""
-    pairs = tuple(names.items())
-    return lambda source: {tf: source[api] for tf, api in pairs if api in source}
-
-
-_VPC = _picker(cidr_block="CidrBlock", instance_tenancy="InstanceTenancy")
-_SUBNET = _picker(cidr_block="CidrBlock", availability_zone="AvailabilityZone",
-                  map_public_ip_on_launch="MapPublicIpOnLaunch", vpc_id="VpcId")
-_SG = _picker(name="GroupName", description="Description", vpc_id="VpcId")
-_INSTANCE = _picker(instance_type="InstanceType", ami="ImageId", subnet_id="SubnetId", key_name="KeyName",
-                    source_dest_check="SourceDestCheck", ebs_optimized="EbsOptimized")
-_ROLE = _picker(assume_role_policy="AssumeRolePolicyDocument", description="Description",
-                max_session_duration="MaxSessionDuration", path="Path")
-_USER = _picker(path="Path")
-_DB = _picker(instance_class="DBInstanceClass", allocated_storage="AllocatedStorage", engine="Engine",
-              publicly_accessible="PubliclyAccessible", storage_encrypted="StorageEncrypted", multi_az="MultiAZ",
-              backup_retention_period="BackupRetentionPeriod", deletion_protection="DeletionProtection")
-_LAMBDA = _picker(runtime="Runtime", handler="Handler", memory_size="MemorySize", timeout="Timeout", role="Role",
-                  description="Description")
 
 
 @cache
@@ -177,122 +180,92 @@ def _aws_tags_reliable(terraform_type: str) -> bool:
     return False
 
 
-def _aws_tags(cloud: CloudObject) -> dict[str, Any]:
-    if not cloud.attributes.get(TAGS_KNOWN) or not _aws_tags_reliable(cloud.terraform_type):
-        return {}
-    return {"tags": cloud.tags}  # AWS's own aws:* tags are dropped in compare() when tags differ
+# A computed comparison yields (key, expected, actual) for keys whose values are derived on both sides
+Computed = Callable[[ManagedInstance, CloudObject, ComparisonContext], Iterable[tuple[str, Any, Any]]]
 
 
-def _aws_generic(cloud: CloudObject) -> dict[str, Any]:
-    return _aws_tags(cloud)
-
-
-def _vpc(cloud: CloudObject) -> dict[str, Any]:
+def _security_group_rules(inst: ManagedInstance, cloud: CloudObject,
+                          ctx: ComparisonContext) -> Iterable[tuple[str, Any, Any]]:
     a = cloud.attributes
-    return {**_VPC(a), **_aws_tags(cloud)}
-
-
-def _subnet(cloud: CloudObject) -> dict[str, Any]:
-    a = cloud.attributes
-    return {**_SUBNET(a), **_aws_tags(cloud)}
-
-
-def _security_group(cloud: CloudObject) -> dict[str, Any]:
-    a = cloud.attributes
-    own = a.get("GroupId")
-    out = {**_SG(a), **_aws_tags(cloud)}
-    if "IpPermissions" in a or "IpPermissionsEgress" in a:
-        out["ingress"] = sorted(permission_atoms(a.get("IpPermissions"), own))
-        out["egress"] = sorted(permission_atoms(a.get("IpPermissionsEgress"), own))
-    return out
-
-
-def _security_group_expected(inst: ManagedInstance, ctx: ComparisonContext) -> dict[str, Any]:
+    if "IpPermissions" not in a and "IpPermissionsEgress" not in a:
+        return ()
     attrs = inst.attributes
     own = attrs.get("id")
-    standalone = ctx.sg_rules.get(own or "", {})
-    return {
-        "ingress": sorted(rule_atoms(attrs.get("ingress"), own) | standalone.get("ingress", set())),
-        "egress": sorted(rule_atoms(attrs.get("egress"), own) | standalone.get("egress", set())),
-    }
-
-
-def _instance(cloud: CloudObject) -> dict[str, Any]:
-    a = cloud.attributes
-    out = {**_INSTANCE(a), **_aws_tags(cloud)}
-    if "SecurityGroups" in a:
-        out["vpc_security_group_ids"] = sorted(g.get("GroupId") for g in a["SecurityGroups"] or ())
+    standalone = ctx.sg_rules.get(own or "")
+    out = []
+    for key, api in (("ingress", "IpPermissions"), ("egress", "IpPermissionsEgress")):
+        expected = rule_keys(attrs.get(key), own)
+        if standalone:
+            expected |= standalone[key]
+        actual = permission_keys(a.get(api), a.get("GroupId"))
+        if expected != actual:
+            out.append((key, sorted(map(format_atom, expected)), sorted(map(format_atom, actual))))
     return out
 
 
-def _iam_role(cloud: CloudObject) -> dict[str, Any]:
-    return {**_ROLE(cloud.attributes), **_aws_tags(cloud)}
-
-
-def _iam_user(cloud: CloudObject) -> dict[str, Any]:
-    return {**_USER(cloud.attributes), **_aws_tags(cloud)}
-
-
-def _db_instance(cloud: CloudObject) -> dict[str, Any]:
-    return {**_DB(cloud.attributes), **_aws_tags(cloud)}
-
-
-def _lambda(cloud: CloudObject) -> dict[str, Any]:
-    return {**_LAMBDA(cloud.attributes), **_aws_tags(cloud)}
-
-
-# ----------------------------------------------------------------------------------------- Azure, Google
+def _instance_security_groups(inst: ManagedInstance, cloud: CloudObject,
+                              ctx: ComparisonContext) -> Iterable[tuple[str, Any, Any]]:
+    groups = cloud.attributes.get("SecurityGroups", _ABSENT)
+    if groups is _ABSENT or "vpc_security_group_ids" not in inst.attributes:
+        return ()
+    return (("vpc_security_group_ids", inst.attributes["vpc_security_group_ids"],
+             [g.get("GroupId") for g in groups or ()]),)
 
 
 def _azure_location(value: Any) -> Any:
     return value.replace(" ", "").lower() if isinstance(value, str) else value
 
 
-def _azure_generic(cloud: CloudObject) -> dict[str, Any]:
-    out: dict[str, Any] = {"tags": dict(cloud.tags)}
-    if cloud.attributes.get("location"):
-        out["location"] = _azure_location(cloud.attributes["location"])
-    return out
-
-
-def _azure_expected(inst: ManagedInstance, ctx: ComparisonContext) -> dict[str, Any]:
-    attrs = inst.attributes
-    return {"location": _azure_location(attrs.get("location"))} if "location" in attrs else {}
-
-
-def _gcp_generic(cloud: CloudObject) -> dict[str, Any]:
-    labels = cloud.attributes.get("labels")
-    return {"labels": dict(labels) if isinstance(labels, Mapping) else {}}
-
-
-def _gcp_expected(inst: ManagedInstance, ctx: ComparisonContext) -> dict[str, Any]:
-    attrs = inst.attributes
-    if "effective_labels" in attrs and attrs["effective_labels"] is not None:
-        return {"labels": attrs["effective_labels"]}
-    return {}
+def _azure_location_pair(inst: ManagedInstance, cloud: CloudObject,
+                         ctx: ComparisonContext) -> Iterable[tuple[str, Any, Any]]:
+    actual = cloud.attributes.get("location")
+    if not actual or "location" not in inst.attributes:
+        return ()
+    expected = _azure_location(inst.attributes.get("location"))
+    return (("location", expected, _azure_location(actual)),)
 
 
 @dataclass(frozen=True)
 class Projection:
-    actual: Actual
-    # state-side values for keys that are not plain attribute lookups (None: take attributes[key])
-    expected: Callable[[ManagedInstance, ComparisonContext], dict[str, Any]] | None = None
+    """What the native engine compares for one Terraform type."""
+
+    # (terraform attribute, API field): compared value to value when the API answer has the field and the
+    # state the attribute
+    fields: tuple[tuple[str, str], ...] = ()
+    computed: Computed | None = None
+    # how tags (labels) are compared: "aws", "azure", "gcp", or not at all
+    tags: str | None = None
+
+
+def _fields(**names: str) -> tuple[tuple[str, str], ...]:
+    return tuple(names.items())
 
 
 PROJECTIONS: dict[str, Projection] = {
-    "aws_vpc": Projection(_vpc),
-    "aws_subnet": Projection(_subnet),
-    "aws_security_group": Projection(_security_group, _security_group_expected),
-    "aws_instance": Projection(_instance),
-    "aws_iam_role": Projection(_iam_role),
-    "aws_iam_user": Projection(_iam_user),
-    "aws_db_instance": Projection(_db_instance),
-    "aws_lambda_function": Projection(_lambda),
+    "aws_vpc": Projection(_fields(cidr_block="CidrBlock", instance_tenancy="InstanceTenancy"), tags="aws"),
+    "aws_subnet": Projection(_fields(cidr_block="CidrBlock", availability_zone="AvailabilityZone",
+                                     map_public_ip_on_launch="MapPublicIpOnLaunch", vpc_id="VpcId"), tags="aws"),
+    "aws_security_group": Projection(_fields(name="GroupName", description="Description", vpc_id="VpcId"),
+                                     _security_group_rules, "aws"),
+    "aws_instance": Projection(_fields(instance_type="InstanceType", ami="ImageId", subnet_id="SubnetId",
+                                       key_name="KeyName", source_dest_check="SourceDestCheck",
+                                       ebs_optimized="EbsOptimized"), _instance_security_groups, "aws"),
+    "aws_iam_role": Projection(_fields(assume_role_policy="AssumeRolePolicyDocument", description="Description",
+                                       max_session_duration="MaxSessionDuration", path="Path"), tags="aws"),
+    "aws_iam_user": Projection(_fields(path="Path"), tags="aws"),
+    "aws_db_instance": Projection(_fields(instance_class="DBInstanceClass", allocated_storage="AllocatedStorage",
+                                          engine="Engine", publicly_accessible="PubliclyAccessible",
+                                          storage_encrypted="StorageEncrypted", multi_az="MultiAZ",
+                                          backup_retention_period="BackupRetentionPeriod",
+                                          deletion_protection="DeletionProtection"), tags="aws"),
+    "aws_lambda_function": Projection(_fields(runtime="Runtime", handler="Handler", memory_size="MemorySize",
+                                              timeout="Timeout", role="Role", description="Description"),
+                                      tags="aws"),
 }
 GENERIC: dict[str, Projection] = {
-    "aws": Projection(_aws_generic),
-    "azure": Projection(_azure_generic, _azure_expected),
-    "gcp": Projection(_gcp_generic, _gcp_expected),
+    "aws": Projection(tags="aws"),
+    "azure": Projection(computed=_azure_location_pair, tags="azure"),
+    "gcp": Projection(tags="gcp"),
 }
 
 
@@ -300,44 +273,117 @@ def projection_for(provider: str, terraform_type: str) -> Projection | None:
     return PROJECTIONS.get(terraform_type) or GENERIC.get(provider)
 
 
-def compare(inst: ManagedInstance, cloud: CloudObject, ctx: ComparisonContext) -> list[FieldDiff]:
-    """Field-level drift between a state instance and the cloud object it matched (empty: in sync)."""
-    projection = projection_for(cloud.provider, cloud.terraform_type)
-    if projection is None:
-        return []
-    actual = projection.actual(cloud)
-    if not actual:
-        return []
-    attrs = apply_provider_defaults(cloud.terraform_type, inst.attributes)
-    special = projection.expected(inst, ctx) if projection.expected is not None else {}
-    expected: dict[str, Any] = {}
-    for key in list(actual):
-        if key in special:
-            expected[key] = special[key]
-        elif key == "tags" or key == "labels":
-            tags = effective_tags(attrs) if key == "tags" else attrs.get(key)
-            if tags is None:
-                del actual[key]
-            else:
-                expected[key] = tags
-        elif key in attrs:
-            expected[key] = attrs[key]
+_ABSENT = object()
+_NO_PROJECTION = Projection()
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """A projection bound to one Terraform type: its fields with their provider defaults looked up once."""
+
+    fields: tuple[tuple[str, str, Any], ...]  # (terraform attribute, API field, default for null or _ABSENT)
+    computed: Computed | None
+    tags: str | None
+
+
+_COMPILED: dict[str, _Compiled | None] = {}  # by Terraform type (which names its provider)
+
+
+def _compiled(provider: str, terraform_type: str) -> _Compiled | None:
+    key = terraform_type
+    if key not in _COMPILED:
+        projection = projection_for(provider, terraform_type)
+        if projection is None:
+            _COMPILED[key] = None
         else:
-            del actual[key]
-    if expected == actual:
+            tags = projection.tags
+            if tags == "aws" and not _aws_tags_reliable(terraform_type):
+                tags = None
+            fields = tuple((tf, api, PROVIDER_DEFAULTS.get((terraform_type, tf), _ABSENT))
+                           for tf, api in projection.fields)
+            _COMPILED[key] = _Compiled(fields, projection.computed, tags)
+    return _COMPILED[key]
+
+
+def compare(inst: ManagedInstance, cloud: CloudObject, ctx: ComparisonContext) -> list[FieldDiff]:
+    """Field-level drift between a state instance and the cloud object it matched (empty: in sync).
+
+    Only what the projection says the cloud told us is compared. Plain equality settles most pairs of a clean
+    estate; a value that differs gets the cheap normalizations (a null standing for the provider's default, a
+    set in another order, a JSON document as text on one side), and only what is still different goes through
+    the full normalizers of :func:`~driftmgr_tui.drift.normalize.diff`.
+    """
+    compiled = _COMPILED.get(cloud.terraform_type, _ABSENT)
+    if compiled is _ABSENT:
+        compiled = _compiled(cloud.provider, cloud.terraform_type)
+    if compiled is None:
         return []
-    # cheap equalities first (most pairs of a clean estate end here): sets in another order, a JSON document
-    # as text on one side and parsed on the other; only what is left goes through the normalizers
-    left = [key for key in actual if not _cheaply_equal(expected[key], actual[key])]
-    if not left:
+    attrs = inst.attributes
+    api = cloud.attributes
+    left: dict[str, tuple[Any, Any]] | None = None
+    for tf, name, default in compiled.fields:
+        actual = api.get(name, _ABSENT)
+        if actual is _ABSENT:
+            continue
+        expected = attrs.get(tf, _ABSENT)
+        if expected == actual or expected is _ABSENT:
+            continue
+        if expected is None and default is not _ABSENT:
+            expected = default
+            if expected == actual:
+                continue
+        if not _cheaply_equal(expected, actual):
+            if left is None:
+                left = {}
+            left[tf] = (expected, actual)
+    if compiled.computed is not None:
+        for key, expected, actual in compiled.computed(inst, cloud, ctx):
+            if expected != actual and not _cheaply_equal(expected, actual):
+                if left is None:
+                    left = {}
+                left[key] = (_listed(expected), _listed(actual))
+    if compiled.tags is not None:
+        pair = _tags_pair(compiled.tags, inst, cloud)
+        if pair is not None:
+            if left is None:
+                left = {}
+            left[pair[0]] = pair[1:]
+    if left is None:
         return []
-    if "tags" in left and cloud.provider == "aws":
-        actual["tags"] = {k: v for k, v in actual["tags"].items() if not k.startswith("aws:")}
-        if actual["tags"] == expected["tags"]:
-            left.remove("tags")
-            if not left:
-                return []
-    return diff({k: expected[k] for k in left}, {k: actual[k] for k in left}, sensitive=inst.sensitive_paths)
+    return diff({k: v[0] for k, v in left.items()}, {k: v[1] for k, v in left.items()},
+                sensitive=inst.sensitive_paths)
+
+
+def _tags_pair(mode: str, inst: ManagedInstance, cloud: CloudObject) -> tuple[str, Any, Any] | None:
+    """("tags" or "labels", expected, actual) when they differ; None when in sync or not comparable."""
+    attrs = inst.attributes
+    if mode == "aws":
+        if not cloud.attributes.get(TAGS_KNOWN):
+            return None
+        expected = effective_tags(attrs)
+        actual = cloud.tags
+        if expected is None or expected == actual:
+            return None
+        actual = {k: v for k, v in actual.items() if not k.startswith("aws:")}  # AWS's own tags
+    elif mode == "azure":
+        expected = effective_tags(attrs)
+        actual = dict(cloud.tags)
+    else:
+        expected = attrs.get("effective_labels")
+        if expected is None:
+            expected = attrs.get("labels")
+        labels = cloud.attributes.get("labels")
+        actual = dict(labels) if isinstance(labels, Mapping) else {}
+        if expected is None or expected == actual:
+            return None
+        return "labels", expected, actual
+    if expected is None or expected == actual or _cheaply_equal(expected, actual):
+        return None
+    return "tags", expected, actual
+
+
+def _listed(value: Any) -> Any:
+    return sorted(value) if isinstance(value, set | frozenset) else value
 
 
 def _cheaply_equal(expected: Any, actual: Any) -> bool:
@@ -350,8 +396,15 @@ def _cheaply_equal(expected: Any, actual: Any) -> bool:
         except TypeError:
             return False
     if kind is str and type(actual) in (dict, list) and expected[:1] in "{[":
-        try:
-            return orjson.loads(expected) == actual
-        except orjson.JSONDecodeError:
-            return False
+        return _parsed(expected) == actual
     return False
+
+
+@lru_cache(maxsize=1024)
+def _parsed(text: str) -> Any:
+    """A JSON document as data (None when it is not one); read-only use: the result is shared. Trust and
+    resource policies repeat across an estate, hence the cache."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None

@@ -15,6 +15,7 @@ from driftmgr_tui.drift.model import CloudObject, FieldDiff, ManagedInstance
 from driftmgr_tui.drift.projections import (
     ComparisonContext,
     compare,
+    format_atom,
     permission_atoms,
     projection_for,
     rule_atoms,
@@ -146,7 +147,8 @@ def test_vpc_egress_rule_resource_counts_as_egress() -> None:
         "referenced_security_group_id": None, "description": None,
     })
     ctx = ComparisonContext.build([egress])
-    assert ctx.sg_rules[SG] == {"ingress": set(), "egress": {"-1 all 0.0.0.0/0"}}
+    assert {d: {format_atom(k) for k in keys} for d, keys in ctx.sg_rules[SG].items()} == {
+        "ingress": set(), "egress": {"-1 all 0.0.0.0/0"}}
 
 
 def test_ssh_opened_to_the_world_is_reported() -> None:
