@@ -7,6 +7,7 @@ import click
 from driftmgr_tui import __version__
 from driftmgr_tui.commands.discover import discover_group
 from driftmgr_tui.commands.drift import drift_group, scan_cmd
+from driftmgr_tui.commands.remediate import remediate_group
 from driftmgr_tui.commands.state import state_group
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
@@ -46,6 +47,7 @@ cli.add_command(state_group)
 cli.add_command(discover_group)
 cli.add_command(drift_group)
 cli.add_command(scan_cmd)
+cli.add_command(remediate_group)
 
 
 def main() -> None:

@@ -119,38 +119,38 @@ def detect_cmd(env_name, states, backends, chdir, workspaces, ignore_file, engin
     _finish(outcome, fmt, output, as_json)
 
 
-@click.command("scan", epilog=EXIT_CODES)
-@environment_options
-@click.option("--provider", type=click.Choice(["aws", "azure", "gcp"]),
-              help="The cloud to discover (default: the environment's, else the states' provider).")
-@click.option("--profile", help="AWS: a named profile.")
-@click.option("--role-arn", help="AWS: assume this role first.")
-@click.option("--regions", multiple=True, metavar="R1,R2|all", help="AWS: regions to scan.")
-@click.option("--subscription", "subscriptions", multiple=True, help="Azure: subscription id (repeatable).")
-@click.option("--project", "projects", multiple=True, help="GCP: project, folders/ID or organizations/ID.")
-@click.option("--no-config-drift", is_flag=True, help="Skip comparing the working dir's .tf files with its state.")
-@format_option
-@output_option
-@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
-@handle_errors
-def scan_cmd(env_name, states, backends, chdir, workspaces, ignore_file, provider, profile, role_arn, regions,
-             subscriptions, projects, no_config_drift, fmt, output, as_json) -> None:
-    """Discover the cloud, then detect drift against the environment's states (one command for cron/CI).
+def scan_options(func: F) -> F:
+    """--provider and the cloud scope: what `scan` (and `remediate plan`) discover first."""
+    options = [
+        click.option("--provider", type=click.Choice(["aws", "azure", "gcp"]),
+                     help="The cloud to discover (default: the environment's, else the states' provider)."),
+        click.option("--profile", help="AWS: a named profile."),
+        click.option("--role-arn", help="AWS: assume this role first."),
+        click.option("--regions", multiple=True, metavar="R1,R2|all", help="AWS: regions to scan."),
+        click.option("--subscription", "subscriptions", multiple=True,
+                     help="Azure: subscription id (repeatable)."),
+        click.option("--project", "projects", multiple=True, help="GCP: project, folders/ID or organizations/ID."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
 
-    \b
-    driftmgr scan --state terraform.tfstate --provider aws --regions us-east-1,eu-west-1
-    driftmgr scan --state 'envs/*/terraform.tfstate' --provider aws --format json
-    driftmgr scan --env prod --format html --output drift.html
-    """
+
+def scan_spec(service: Any, env_name, states, backends, chdir, workspaces, provider, profile, role_arn, regions,
+              subscriptions, projects) -> Any:
+    return _spec(service, env_name, states, backends, chdir, workspaces, provider=provider, profile=profile,
+                 role_arn=role_arn, regions=_split(regions), subscriptions=_split(subscriptions),
+                 projects=_split(projects))
+
+
+def run_scan(service: Any, spec: Any, *, ignore_file: Path | None, config_drift: bool, show_progress: bool) -> Any:
+    """Discover the environment's cloud, then detect drift against its states; the DetectOutcome. A discovery
+    run that did not finish ends the command (exit 2, 130 when cancelled)."""
     from driftmgr_tui.discovery.model import Scope
     from driftmgr_tui.services.discovery_service import DiscoveryService
     from driftmgr_tui.services.drift_service import DetectOptions
     from driftmgr_tui.services.environments import load_states, managed_instances
 
-    service = _service()
-    spec = _spec(service, env_name, states, backends, chdir, workspaces, provider=provider, profile=profile,
-                 role_arn=role_arn, regions=_split(regions), subscriptions=_split(subscriptions),
-                 projects=_split(projects))
     cloud = spec.provider
     loaded = None
     if cloud is None:
@@ -166,14 +166,37 @@ def scan_cmd(env_name, states, backends, chdir, workspaces, ignore_file, provide
     _check_scope(scope)
     discovery = DiscoveryService(settings=service.settings, engine=service.engine)
     discovery.recover()
-    run = _run_foreground(discovery, discovery.start(scope),
-                          show_progress=err.is_terminal and not as_json and fmt in (None, "console"))
+    run = _run_foreground(discovery, discovery.start(scope), show_progress=show_progress)
     if run.status not in ("complete", "partial"):
         reason = f": {run.error}" if run.error else ""
         err.print(f"[red]discovery run {run.id} {run.status}{escape(reason)}[/]")
         sys.exit(130 if run.status == "cancelled" else 2)
-    outcome = service.detect(spec, DetectOptions(run_ids=(run.id,), ignore_file=ignore_file,
-                                                 config_drift=not no_config_drift, loaded=loaded))
+    return service.detect(spec, DetectOptions(run_ids=(run.id,), ignore_file=ignore_file,
+                                              config_drift=config_drift, loaded=loaded))
+
+
+@click.command("scan", epilog=EXIT_CODES)
+@environment_options
+@scan_options
+@click.option("--no-config-drift", is_flag=True, help="Skip comparing the working dir's .tf files with its state.")
+@format_option
+@output_option
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@handle_errors
+def scan_cmd(env_name, states, backends, chdir, workspaces, ignore_file, provider, profile, role_arn, regions,
+             subscriptions, projects, no_config_drift, fmt, output, as_json) -> None:
+    """Discover the cloud, then detect drift against the environment's states (one command for cron/CI).
+
+    \b
+    driftmgr scan --state terraform.tfstate --provider aws --regions us-east-1,eu-west-1
+    driftmgr scan --state 'envs/*/terraform.tfstate' --provider aws --format json
+    driftmgr scan --env prod --format html --output drift.html
+    """
+    service = _service()
+    spec = scan_spec(service, env_name, states, backends, chdir, workspaces, provider, profile, role_arn, regions,
+                     subscriptions, projects)
+    outcome = run_scan(service, spec, ignore_file=ignore_file, config_drift=not no_config_drift,
+                       show_progress=err.is_terminal and not as_json and fmt in (None, "console"))
     _finish(outcome, fmt, output, as_json)
 
 

@@ -331,3 +331,95 @@ class IgnoreRuleRow(SQLModel, table=True):
     reason: str | None = Field(default=None, sa_type=sa.Text)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     created_by: str = Field(default_factory=current_actor)
+
+
+# ---------------------------------------------------------------------------------------------- remediation
+
+
+class RemediationPlan(SQLModel, table=True):
+    """Ordered remediation actions for drift of one environment, usually made from one drift report.
+
+    ``status``: draft (actions being decided) -> applying -> applied | failed | cancelled; a plan whose executed
+    actions were undone is rolled_back. ``options`` (orjson) keeps what the plan was made with (strategies
+    asked for, the report's sources); ``workdir`` is the Terraform working dir terraform-based actions run in.
+    """
+
+    __tablename__ = "remediation_plan"
+
+    id: int | None = Field(default=None, primary_key=True)
+    environment: str = Field(index=True)
+    report_id: int | None = None
+    status: str = Field(default="draft", index=True)
+    risk: str = "low"
+    workdir: str | None = Field(default=None, sa_type=sa.Text)
+    options: str = Field(default="{}", sa_type=sa.Text)
+    job_id: int | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    created_by: str = Field(default_factory=current_actor)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    applied_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class RemediationAction(SQLModel, table=True):
+    """One step of a plan: one drift item and the strategy chosen for it.
+
+    ``status``: pending -> approved | skipped -> running -> succeeded | failed -> rolled_back. ``preview``
+    (orjson) is exactly what the action will do (commands, API calls, state diff, generated HCL); ``params``
+    what it needs to do it; ``undo`` what running it changed, for rollback (a state backup id, files written,
+    lines added); ``depends_on`` the ``seq`` of actions that must run before it.
+    """
+
+    __tablename__ = "remediation_action"
+    __table_args__ = (sa.UniqueConstraint("plan_id", "seq", name="uq_remediation_action_plan_id_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="remediation_plan.id", ondelete="CASCADE", index=True)
+    seq: int
+    fingerprint: str
+    kind: str
+    terraform_type: str
+    terraform_id: str = Field(sa_type=sa.Text)
+    address: str | None = Field(default=None, sa_type=sa.Text)
+    module: str = ""
+    provider: str = ""
+    account: str = ""
+    region: str = ""
+    state: str | None = Field(default=None, sa_type=sa.Text)
+    strategy: str
+    status: str = "pending"
+    risk: str = "low"
+    dangerous: bool = False
+    preview: str = Field(default="{}", sa_type=sa.Text)
+    params: str = Field(default="{}", sa_type=sa.Text)
+    depends_on: str = Field(default="[]", sa_type=sa.Text)
+    decided_by: str | None = None
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    output: str = Field(default="", sa_type=sa.Text)
+    error: str | None = Field(default=None, sa_type=sa.Text)
+    undo: str = Field(default="{}", sa_type=sa.Text)
+    rolled_back_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AuditEntry(SQLModel, table=True):
+    """One append-only audit record. ``hash`` = sha256 over the entry's canonical JSON and ``prev_hash`` (the
+    previous entry's hash), so changing or deleting any entry breaks the chain (``driftmgr audit verify``).
+    ``seq`` is unique and gap-free; ``detail`` is orjson text."""
+
+    __tablename__ = "audit_entry"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=_EVENT_ID)
+    seq: int = Field(sa_type=sa.BigInteger, unique=True)
+    time: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    actor: str
+    action: str = Field(index=True)
+    plan_id: int | None = Field(default=None, index=True)
+    action_id: int | None = None
+    target: str | None = Field(default=None, sa_type=sa.Text)
+    before_digest: str | None = None
+    after_digest: str | None = None
+    result: str = "ok"
+    detail: str = Field(default="{}", sa_type=sa.Text)
+    prev_hash: str
+    hash: str = Field(unique=True)

@@ -99,6 +99,7 @@ class LoadedStates:
     states: list[tuple[str, StateFile]] = field(default_factory=list)
     workdir_state: StateFile | None = None  # the state of the working dir's current workspace
     warnings: list[str] = field(default_factory=list)
+    sources: dict[str, StateSource] = field(default_factory=dict)  # location -> how to open it again
 
 
 def _expand_files(patterns: Iterable[str]) -> list[Path]:
@@ -144,6 +145,7 @@ def load_states(service: StateService, spec: EnvironmentSpec) -> LoadedStates:
             loaded.warnings.append(f"no state at {store.location} (nothing applied yet?)")
             return None
         loaded.states.append((store.location, state))
+        loaded.sources[store.location] = source
         return state
 
     for path in _expand_files(spec.states):

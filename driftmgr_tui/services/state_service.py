@@ -165,6 +165,12 @@ class StateService:
             reason=f"before mv {src} {dst}", dry_run=dry_run,
         )
 
+    def set_attributes(self, source: StateSource, address: str, values: dict[str, Any], *, reason: str,
+                       dry_run: bool = False, lock_timeout: float | None = None) -> CommitResult:
+        return self.store(source, lock_timeout=lock_timeout, with_backups=not dry_run).mutate(
+            "state edit", lambda s: ops.set_attributes(s, address, values), reason=reason, dry_run=dry_run,
+        )
+
     def import_instance(self, source: StateSource, address: str, attributes: dict[str, Any], *,
                         provider: str | None = None, schema_version: int = 0,
                         dry_run: bool = False, lock_timeout: float | None = None,

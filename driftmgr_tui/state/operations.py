@@ -197,6 +197,29 @@ def _key(inst: Json) -> Any:
     return NO_KEY if key is None else key
 
 
+# ----------------------------------------------------------------------------- set attributes
+
+
+def set_attributes(state: StateFile, address: str, values: Json) -> list[str]:
+    """Set top-level attributes of one instance (accepting the cloud's values without terraform). Only
+    attributes the instance already has may be set: a state edit never invents the provider's schema."""
+    if not isinstance(values, dict) or not values:
+        raise UsageError("name at least one attribute to set")
+    ref = get_instance(state, address)
+    attrs = ref.instance.get("attributes")
+    if not isinstance(attrs, dict):
+        raise UsageError(f"{ref.address} has no attributes object (a legacy flatmap instance?)")
+    unknown = sorted(k for k in values if k not in attrs)
+    if unknown:
+        raise UsageError(f"{ref.address} has no attribute {', '.join(unknown)} in its state")
+    changed = []
+    for key, value in values.items():
+        if attrs[key] != value:
+            attrs[key] = _cty_order(value)
+            changed.append(f"set {ref.address}.{key}")
+    return changed or [f"{ref.address} already has these values"]
+
+
 # ----------------------------------------------------------------------------- mv
 
 
