@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from driftmgr_tui import __version__
+from driftmgr_tui.commands.audit import audit_group
 from driftmgr_tui.commands.discover import discover_group
 from driftmgr_tui.commands.drift import drift_group, scan_cmd
 from driftmgr_tui.commands.remediate import remediate_group
@@ -48,6 +49,7 @@ cli.add_command(discover_group)
 cli.add_command(drift_group)
 cli.add_command(scan_cmd)
 cli.add_command(remediate_group)
+cli.add_command(audit_group)
 
 
 def main() -> None:

@@ -60,6 +60,8 @@ class Executor:
         self.cancel = cancel
         self._terraform_factory = terraform_factory
         self._cloud_clients = cloud_clients
+        # state location -> serial this executor left it at: the plan's own earlier writes are not a conflict
+        self.written: dict[str, int] = {}
 
     def terraform(self, workdir: Path) -> Any:
         if self._terraform_factory is not None:
@@ -83,8 +85,9 @@ class Executor:
         planned = (action.preview.get("serial") or [None])[0]
         if planned is None:
             return
-        current = self.states.load(source).serial
-        if current != planned:
+        state = self.states.load(source)
+        current = state.serial
+        if current != planned and current != self.written.get(str(state.path)):
             raise StateConflictError(
                 f"the state changed since plan {action.plan_id} was made (serial {planned} -> {current}): "
                 "this action's preview is out of date", hint="make a new plan: driftmgr remediate plan ...")
@@ -96,10 +99,13 @@ class Executor:
         self._check_serial(action, source)
         out.before_digest = _digest(self.states.pull(source))
         result = write(source)
+        after = self.states.load(source)
         out.after_digest = _digest(self.states.pull(source))
         out.undo = {"mode": "state-backup", "source": action.params.get("source"), "backup_id": result.backup_id,
-                    "after_digest": out.after_digest}
+                    "after_content": _content(after)}
         record_undo(out.undo)
+        if result.new_serial is not None:
+            self.written[result.location] = result.new_serial
         for message in result.messages:
             self._say(out, message)
         self._say(out, f"state {result.location}: serial {result.old_serial} -> {result.new_serial}, "
@@ -158,9 +164,11 @@ class Executor:
             tf.run("apply", "-input=false", lock, str(planfile))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        _, after = store.read_optional()
+        after_state, after = store.read_optional()
         out.after_digest = _digest(after.data) if after is not None else None
-        out.undo["after_digest"] = out.after_digest
+        if after_state is not None:
+            self.written[store.location] = after_state.serial
+            out.undo["after_content"] = _content(after_state)
         record_undo(out.undo)
         self._say(out, f"terraform apply finished for {address}")
         return out
@@ -223,15 +231,15 @@ class Executor:
         if mode == "none":
             raise NotReversible(f"{action.strategy} {action.terraform_type} {action.terraform_id} cannot be "
                                 f"undone: {undo.get('reason')}")
-        raise NotReversible(f"action {action.seq} recorded nothing to undo (it changed nothing)")
+        return [f"action {action.seq} changed nothing before it stopped: nothing to undo"]
 
     def _restore(self, action: ActionRun, undo: dict[str, Any], *, force: bool) -> list[str]:
         source = state_source(undo.get("source"))
         backup_id = undo.get("backup_id")
         if backup_id is None:
             raise NotReversible(f"there was no state before action {action.seq}: nothing to restore")
-        current = self.states.pull(source)
-        if undo.get("after_digest") and _digest(current) != undo["after_digest"] and not force:
+        current = _content(self.states.load(source))
+        if undo.get("after_content") and current != undo["after_content"] and not force:
             raise StateConflictError(
                 f"the state changed after action {action.seq} ran (someone applied since?): restoring backup "
                 f"{backup_id} would throw that change away", hint="rollback --force restores it anyway")
@@ -253,6 +261,14 @@ def _remove_file(path: Path, expected: str | None, *, force: bool) -> list[str]:
                                  hint="rollback --force removes it anyway")
     path.unlink()
     return [f"removed {path}"]
+
+
+def _content(state: Any) -> str:
+    """Digest of a state's content (resources, outputs, checks) without serial and lineage: a restore that
+    rewrote the same content is not a change."""
+    from driftmgr_tui.state.codec import content_digest
+
+    return _digest(content_digest(state)) or ""
 
 
 def _digest(data: bytes | None) -> str | None:

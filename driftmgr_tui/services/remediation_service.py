@@ -428,6 +428,11 @@ class RemediationService:
         def say(seq: int, line: str) -> None:
             ctx.emit("remediation.output", {"plan_id": plan_id, "action": seq, "line": line})
 
+        current = [0]  # the action running now, for the executor's output
+        executor = Executor(self.state_service, lock_timeout=self.settings.lock_timeout,
+                            on_line=lambda line: say(current[0], line), cancel=ctx.cancel_event,
+                            terraform_factory=self._executor_terraform(lambda line: say(current[0], line),
+                                                                       ctx.cancel_event))
         final, done = m.APPLIED, []
         for n, action in enumerate(actions):
             if ctx.cancelled:
@@ -435,7 +440,8 @@ class RemediationService:
                 say(action.seq, f"cancelled before action {action.seq}: it and the rest did not run")
                 break
             ctx.progress(100.0 * n / len(actions), f"action {action.seq}: {action.strategy} {action.address or ''}")
-            ok = self._run_action(plan_id, action, say, ctx.cancel_event)
+            current[0] = action.seq
+            ok = self._run_action(plan_id, action, say, executor)
             done.append(action.seq)
             if not ok:
                 final = m.PLAN_FAILED
@@ -450,13 +456,10 @@ class RemediationService:
         return {"plan_id": plan_id, "status": final, "ran": done}
 
     def _run_action(self, plan_id: int, action: RemediationAction, say: Callable[[int, str], None],
-                    cancel: threading.Event | None) -> bool:
+                    executor: Executor) -> bool:
         seq = action.seq
         self._update_action(action.id, m.APPROVED, status=m.RUNNING, started_at=utcnow())
         run = _action_run(plan_id, action)
-        executor = Executor(self.state_service, lock_timeout=self.settings.lock_timeout,
-                            on_line=lambda line: say(seq, line), cancel=cancel,
-                            terraform_factory=self._executor_terraform(say, seq, cancel))
         target = action.address or f"{action.terraform_type}.{action.terraform_id}"
 
         def record_undo(undo: dict[str, Any]) -> None:
@@ -482,12 +485,12 @@ class RemediationService:
                           detail={"seq": seq, "strategy": action.strategy})
         return True
 
-    def _executor_terraform(self, say: Callable[[int, str], None], seq: int,
+    def _executor_terraform(self, say: Callable[[str], None],
                             cancel: threading.Event | None) -> Callable[[Path], Any]:
         def factory(workdir: Path) -> Any:
             tf = self._terraform(workdir)
             tf.cancel = cancel
-            tf.on_line = lambda _stream, line: say(seq, line)
+            tf.on_line = lambda _stream, line: say(line)
             return tf
         return factory
 
