@@ -70,8 +70,13 @@ def _protocol(value: Any) -> str:
 _PROTOCOL_SEEN: dict[Any, str] = {}
 
 
+_PORTED = frozenset({"tcp", "udp", "icmp", "icmpv6"})
+
+
 def _ports(protocol: str, from_port: Any, to_port: Any) -> Any:
-    if protocol == "-1":
+    """The port range (or ICMP type and code) of a rule; "all" for protocols without ports (all traffic, ESP,
+    GRE...), which the API answers without ports and the provider records as 0-0."""
+    if protocol not in _PORTED:
         return "all"
     return (-1 if from_port is None else int(from_port), -1 if to_port is None else int(to_port))
 

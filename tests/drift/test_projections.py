@@ -419,3 +419,15 @@ def test_sensitive_state_paths_hide_projected_values() -> None:
     role["Description"] = "new"
     cloud = cloud_object("aws_iam_role", "app", role, tags={"team": "core"}, region="global")
     assert compare(state, cloud, ComparisonContext()) == [FieldDiff("description", "(sensitive)", "(sensitive)")]
+
+
+def test_portless_protocol_rules_compare_without_ports() -> None:
+    """ESP (50) has no ports: the API leaves them out, the provider records 0-0; not drift."""
+    state_rules = [{"protocol": "50", "from_port": 0, "to_port": 0, "cidr_blocks": ["10.1.0.0/16"],
+                    "ipv6_cidr_blocks": [], "prefix_list_ids": [], "security_groups": [], "self": False,
+                    "description": ""}]
+    api = [{"IpProtocol": "50", "IpRanges": [{"CidrIp": "10.1.0.0/16"}], "Ipv6Ranges": [], "PrefixListIds": [],
+            "UserIdGroupPairs": []}]
+    assert rule_atoms(state_rules) == permission_atoms(api, None) == {"50 all 10.1.0.0/16"}
+    tcp = [{**state_rules[0], "protocol": "tcp", "from_port": 443, "to_port": 443}]
+    assert rule_atoms(tcp) == {"tcp 443-443 10.1.0.0/16"}
