@@ -265,3 +265,51 @@ def test_failure_mid_plan_stops_there_and_rollback_restores(estate, tmp_path: Pa
     rolled = service.rollback(plan["id"])
     assert {r["result"] for r in rolled["rollback"]} == {"rolled back"}
     assert set(read_state(state.read_bytes()).index) == set(read_state(first_bytes).index)
+
+
+def test_without_terraform_its_strategies_are_unavailable_with_the_reason(estate, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    _est, state, _expected = estate
+    monkeypatch.setenv("DRIFTMGR_TERRAFORM", str(tmp_path / "no-terraform-here"))
+    drift, service = _services()
+    workdir = tmp_path / "infra"
+    workdir.mkdir()
+    report = _scan(drift, state)
+    spec = drift.environment(None, states=(str(state),), chdir=workdir)
+    plan = service.create_plan(spec, report, strategies={"missing": "recreate", "changed": "revert"},
+                               kinds=["missing", "changed"])
+    for action in plan["actions"]:
+        assert action["strategy"] in ("recreate", "revert")
+        assert not action["available"] and "terraform is not installed" in action["unavailable_reason"]
+        alternatives = {a["strategy"]: a for a in action["alternatives"]}
+        fallback = alternatives["forget" if action["kind"] == "missing" else "accept"]
+        if action["terraform_type"] != "aws_security_group":  # rule atoms need terraform to be accepted
+            assert fallback["available"], fallback
+    with pytest.raises(UsageError, match="terraform is not installed"):
+        service.decide(plan["id"], [plan["actions"][0]["id"]], "approved")
+    notes = service.decide(plan["id"], None, "approved")["notes"]
+    assert len(notes) == len(plan["actions"])  # none could be approved, each says why
+    code, _out, stderr = _run("remediate", "apply", str(plan["id"]), "--execute")
+    assert code == 2 and "undecided" in stderr
+
+
+def test_cancel_between_actions_leaves_the_rest_unrun(estate, tmp_path: Path) -> None:
+    _est, state, _expected = estate
+    drift, service = _services()
+    report = _scan(drift, state)
+    spec = drift.environment(None, states=(str(state),))
+    plan = service.create_plan(spec, report, strategies={"missing": "forget"}, kinds=["missing"])
+    assert len(plan["actions"]) == 2
+    service.decide(plan["id"], None, "approved")
+
+    def on_line(seq: int, line: str) -> None:
+        if seq == 1 and line.startswith("== action"):
+            service.cancel(plan["id"])  # requested while action 1 runs: it finishes, action 2 never starts
+
+    result = service.apply(plan["id"], on_line=on_line)
+    assert result["status"] == "cancelled"
+    assert [a["status"] for a in result["actions"]] == ["succeeded", "approved"]
+    first, second = (a["address"] for a in result["actions"])
+    assert first not in _instances(state) and second in _instances(state)
+    rolled = service.rollback(plan["id"])
+    assert rolled["rollback"][0]["result"] == "rolled back"
