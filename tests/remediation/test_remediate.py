@@ -313,3 +313,24 @@ def test_cancel_between_actions_leaves_the_rest_unrun(estate, tmp_path: Path) ->
     assert first not in _instances(state) and second in _instances(state)
     rolled = service.rollback(plan["id"])
     assert rolled["rollback"][0]["result"] == "rolled back"
+
+
+def test_ignore_a_changed_field_then_the_rescan_is_quiet_about_it(estate, tmp_path: Path) -> None:
+    est, state, _expected = estate
+    drift, service = _services()
+    ignore = tmp_path / ".driftignore"
+    ignore.write_text("# team rules\naws_s3_bucket.scratch-*\n")
+    report = _scan(drift, state)
+    spec = drift.environment(None, states=(str(state),), ignore_file=ignore)
+    plan = service.create_plan(spec, report, strategies={"changed": "ignore"}, kinds=["changed"],
+                               types=["aws_vpc"])
+    (action,) = plan["actions"]
+    assert action["preview"]["lines"] == [f"aws_vpc.{est.ids['vpc']}.tags.Name"]
+    service.decide(plan["id"], None, "approved")
+    assert service.apply(plan["id"])["status"] == "applied"
+    assert ignore.read_text().startswith("# team rules\naws_s3_bucket.scratch-*\n")
+    run = DiscoveryService(settings=drift.settings, engine=drift.engine).run(Scope(provider="aws", regions=(REGION,)))
+    again = drift.detect(spec, DetectOptions(run_ids=(run.id,), config_drift=False)).report
+    assert est.ids["vpc"] not in {i["terraform_id"] for i in again["items"] if i["kind"] == "changed"}
+    service.rollback(plan["id"])
+    assert ignore.read_text() == "# team rules\naws_s3_bucket.scratch-*\n"
