@@ -150,15 +150,15 @@ def _decide(plan_id: str, actions: tuple[int, ...], every: bool, decision: str, 
     _print_plan(plan, brief=True)
     service = _service()
     reason = service.readiness(plan)
-    out.print(f"\nplan {plan['id']}: " + (escape(reason) if reason else
+    out.print("\n" + (escape(reason) if reason else
                                           f"ready: [bold]driftmgr remediate apply {plan['id']}[/]"))
 
 
 @remediate_group.command("approve")
 @click.argument("plan_id")
 @click.argument("actions", nargs=-1, type=int)
-@click.option("--all", "every", is_flag=True, help="Every available action (a dangerous one still needs "
-                                                   "approving on its own with --confirm).")
+@click.option("--all", "every", is_flag=True, help="Every undecided action that is available (a dangerous one "
+                                                   "still needs approving on its own with --confirm).")
 @click.option("--confirm", metavar="ID", help="A dangerous action's resource id, typed back.")
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
@@ -170,7 +170,7 @@ def approve_cmd(plan_id, actions, every, confirm, as_json) -> None:
 @remediate_group.command("skip")
 @click.argument("plan_id")
 @click.argument("actions", nargs=-1, type=int)
-@click.option("--all", "every", is_flag=True, help="Every action.")
+@click.option("--all", "every", is_flag=True, help="Every undecided action.")
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
 def skip_cmd(plan_id, actions, every, as_json) -> None:
@@ -181,7 +181,7 @@ def skip_cmd(plan_id, actions, every, as_json) -> None:
 @remediate_group.command("reset")
 @click.argument("plan_id")
 @click.argument("actions", nargs=-1, type=int)
-@click.option("--all", "every", is_flag=True, help="Every action.")
+@click.option("--all", "every", is_flag=True, help="Every decided action.")
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
 def reset_cmd(plan_id, actions, every, as_json) -> None:

@@ -25,6 +25,7 @@ from driftmgr_tui.remediation.strategies import (
 )
 
 _INDEX = re.compile(r"\[[^\]]*\]\Z")
+_UNORDERED = frozenset({"ignore", "codify"})  # they touch neither the cloud nor a state: order is irrelevant
 
 
 @dataclass
@@ -86,6 +87,8 @@ def order(specs: list[ActionSpec]) -> tuple[list[ActionSpec], list[str]]:
     before: dict[int, set[int]] = {n: set() for n in range(len(specs))}  # n runs after every member
     for n, deps in refs.items():
         for m in deps:
+            if specs[n].strategy.name in _UNORDERED or specs[m].strategy.name in _UNORDERED:
+                continue
             if specs[n].strategy.removes and specs[m].strategy.removes:
                 before[m].add(n)  # remove the dependent first
             elif not specs[n].strategy.removes and not specs[m].strategy.removes:

@@ -39,8 +39,9 @@ JOB_KIND = "remediation.apply"
 
 
 def _source_json(source: Any) -> dict[str, Any]:
-    return {"state_path": str(source.state_path) if source.state_path else None,
-            "chdir": str(source.chdir) if source.chdir else None,
+    """A StateSource as plan params: paths made absolute, so the plan applies from any directory."""
+    return {"state_path": str(Path(source.state_path).resolve()) if source.state_path else None,
+            "chdir": str(Path(source.chdir).resolve()) if source.chdir else None,
             "backend": source.backend, "workspace": source.workspace}
 
 
@@ -307,7 +308,10 @@ class RemediationService:
         actions = self._actions(plan.id)
         by_seq = {a.seq: a for a in actions}
         every = seqs is None
-        wanted = sorted(by_seq) if every else list(dict.fromkeys(seqs or ()))
+        if every:  # "all": every undecided action (a reset: every decided one); earlier decisions stand
+            wanted = [a.seq for a in actions if (a.status in m.DECIDED) == (decision == m.PENDING)]
+        else:
+            wanted = list(dict.fromkeys(seqs or ()))
         unknown = [s for s in wanted if s not in by_seq]
         if unknown:
             raise UsageError(f"plan {plan.id} has no action {', '.join(map(str, unknown))} "
