@@ -575,6 +575,45 @@ def execute_delete(plan: DeletePlan, *, aws: AwsClients | None = None,
         f"{plan.provider}: cannot delete {plan.terraform_type} {plan.terraform_id}: {reason}")
 
 
+# The reverse of a recoverable delete: (service, [(operation, id parameter)]) made in order
+_UNDO: dict[str, tuple[str, list[tuple[str, str]]]] = {
+    "aws_secretsmanager_secret": ("secretsmanager", [("restore_secret", "SecretId")]),
+    "aws_kms_key": ("kms", [("cancel_key_deletion", "KeyId"), ("enable_key", "KeyId")]),
+}
+
+
+def undo_delete(plan: DeletePlan, *, aws: AwsClients | None = None, on_call: OnCall | None = None) -> list[str]:
+    """Bring back a resource whose delete is recoverable (a secret in its recovery window, a KMS key pending
+    deletion) with the reverse API calls; lines saying what happened. NotReversible-style DriftmgrError when
+    the plan's delete cannot be undone, or the cloud refuses (the window has passed)."""
+    undo = _UNDO.get(plan.terraform_type) if plan.provider == "aws" and plan.reversible else None
+    if undo is None:
+        raise DriftmgrError(f"{plan.terraform_type} {plan.terraform_id}: {plan.reverse_note}")
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from driftmgr_tui.discovery.aws.session import AwsClients, auth_error_from
+
+    clients = aws or AwsClients()
+    service, calls = undo
+    client = clients.client(service, plan.region or clients.default_region or "us-east-1")
+    lines = []
+    for operation, param in calls:
+        call = ApiCall(service, "".join(part.title() for part in operation.split("_")), {param: plan.terraform_id})
+        if on_call is not None:
+            on_call(call.describe())
+        try:
+            getattr(client, operation)(**{param: plan.terraform_id})
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            raise DriftmgrError(f"{call.describe()} failed: {error.get('Code', '')}: {error.get('Message', '')}",
+                                hint="past the recovery window a deleted resource cannot come back") from None
+        except BotoCoreError as exc:
+            raise auth_error_from(exc) from None
+        lines.append(f"{call.describe()}: done")
+    lines.append(f"{plan.terraform_type} {plan.terraform_id} is back")
+    return lines
+
+
 class _Gone(Exception):
     """A call answered "no such thing"."""
 

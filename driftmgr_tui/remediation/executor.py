@@ -206,7 +206,8 @@ class Executor:
         params = action.params
         plan = plan_delete(params["provider"], action.terraform_type, action.terraform_id, params.get("region", ""),
                            params.get("attributes") or {})
-        out.undo = {"mode": "none", "reason": plan.reverse_note}
+        out.undo = {"mode": "sdk-reverse", "plan": plan.to_json()} if plan.reversible else \
+            {"mode": "none", "reason": plan.reverse_note}
         record_undo(out.undo)
         kwargs: dict[str, Any] = {"on_call": lambda text: self._say(out, f"calling {text}")}
         if self._cloud_clients is not None and params["provider"] == "aws":
@@ -228,6 +229,11 @@ class Executor:
             path = Path(undo["path"])
             removed = remove_lines(path, list(undo.get("lines") or ()), created=bool(undo.get("created")))
             return [f"removed {len([r for r in removed if not r.startswith('#')])} rule(s) from {path}"]
+        if mode == "sdk-reverse":
+            from driftmgr_tui.remediation.cloud_ops import DeletePlan, undo_delete
+
+            kwargs = {"aws": self._cloud_clients("aws")} if self._cloud_clients is not None else {}
+            return undo_delete(DeletePlan.from_json(undo["plan"]), **kwargs)
         if mode == "none":
             raise NotReversible(f"{action.strategy} {action.terraform_type} {action.terraform_id} cannot be "
                                 f"undone: {undo.get('reason')}")

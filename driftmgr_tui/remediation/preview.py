@@ -181,9 +181,11 @@ class Previewer:
         plan = plan_delete(item.provider, item.terraform_type, item.terraform_id, item.region, attributes)
         spec.params.update(provider=item.provider, region=item.region, attributes=attributes,
                            confirm=item.terraform_id)
+        undo = ("`driftmgr remediate rollback` brings it back within the recovery window" if plan.reversible
+                else "This cannot be undone.")
         spec.preview = {
             "summary": f"DELETE {item.terraform_type} {item.terraform_id} in {item.region or item.account} with the "
-                       f"{item.provider} API. This cannot be undone.",
+                       f"{item.provider} API. {undo[0].upper() + undo[1:]}",
             "api_calls": [call.describe() for call in plan.calls],
             "notes": [*list(plan.notes), plan.reverse_note],
             "confirm": f"approving needs the id typed back: --confirm {item.terraform_id}",

@@ -148,7 +148,8 @@ class RemediationService:
         if previewer.codify and caps.terraform is not None:
             step("generating configuration with terraform plan -generate-config-out")
         warnings += previewer.finish(self._terraform)
-        plan_id = self._save_plan(report, specs, workdir, strategies or {}, warnings)
+        scope = {"profile": spec.profile, "role_arn": spec.role_arn} if spec is not None else {}
+        plan_id = self._save_plan(report, specs, workdir, strategies or {}, warnings, scope)
         self.audit.append("plan.created", plan_id=plan_id, target=f"report {report['id']}",
                           detail={"actions": len(specs), "environment": report.get("environment")})
         return self.get_plan(plan_id)
@@ -213,13 +214,14 @@ class RemediationService:
             item.cloud = found.get((item.terraform_type, item.terraform_id)) or by_id.get(item.terraform_id)
 
     def _save_plan(self, report: dict[str, Any], specs: list[ActionSpec], workdir: Path | None,
-                   strategies: dict[str, str], warnings: list[str]) -> int:
+                   strategies: dict[str, str], warnings: list[str], scope: dict[str, Any]) -> int:
         risk = m.highest_risk([s.strategy.risk for s in specs])
         with session_scope(self.engine) as session:
             plan = RemediationPlan(environment=report.get("environment") or "default", report_id=report["id"],
                                    risk=risk, workdir=str(workdir) if workdir else None,
                                    options=encode_json({"strategies": strategies, "warnings": warnings,
-                                                        "sources": report.get("sources") or {}}))
+                                                        "sources": report.get("sources") or {},
+                                                        "aws": scope}))
             session.add(plan)
             session.flush()
             assert plan.id is not None
@@ -436,7 +438,8 @@ class RemediationService:
         executor = Executor(self.state_service, lock_timeout=self.settings.lock_timeout,
                             on_line=lambda line: say(current[0], line), cancel=ctx.cancel_event,
                             terraform_factory=self._executor_terraform(lambda line: say(current[0], line),
-                                                                       ctx.cancel_event))
+                                                                       ctx.cancel_event),
+                            cloud_clients=self._cloud_clients(plan_id))
         final, done = m.APPLIED, []
         for n, action in enumerate(actions):
             if ctx.cancelled:
@@ -489,6 +492,19 @@ class RemediationService:
                           detail={"seq": seq, "strategy": action.strategy})
         return True
 
+    def _cloud_clients(self, plan_id: int) -> Callable[[str], Any]:
+        """Cloud clients with the plan's AWS profile and role (the SDK's default chain otherwise)."""
+        scope = (decode_json(self._plan_row(plan_id).options) or {}).get("aws") or {}
+        made: dict[str, Any] = {}
+
+        def clients(provider: str) -> Any:
+            if provider not in made:
+                from driftmgr_tui.discovery.aws.session import AwsClients
+
+                made[provider] = AwsClients(profile=scope.get("profile"), role_arn=scope.get("role_arn"))
+            return made[provider]
+        return clients
+
     def _executor_terraform(self, say: Callable[[str], None],
                             cancel: threading.Event | None) -> Callable[[Path], Any]:
         def factory(workdir: Path) -> Any:
@@ -522,7 +538,8 @@ class RemediationService:
             raise UsageError(f"plan {plan.id} has nothing to roll back")
         say = on_line or (lambda _seq, _line: None)
         results = []
-        executor = Executor(self.state_service, lock_timeout=self.settings.lock_timeout, on_line=lambda _l: None)
+        executor = Executor(self.state_service, lock_timeout=self.settings.lock_timeout, on_line=lambda _l: None,
+                            cloud_clients=self._cloud_clients(plan.id))
         for action in sorted(actions, key=lambda a: a.seq, reverse=True):
             undo = decode_json(action.undo) or {}
             target = action.address or f"{action.terraform_type}.{action.terraform_id}"

@@ -334,3 +334,25 @@ def test_ignore_a_changed_field_then_the_rescan_is_quiet_about_it(estate, tmp_pa
     assert est.ids["vpc"] not in {i["terraform_id"] for i in again["items"] if i["kind"] == "changed"}
     service.rollback(plan["id"])
     assert ignore.read_text() == "# team rules\naws_s3_bucket.scratch-*\n"
+
+
+def test_a_recoverable_delete_is_rolled_back_with_the_reverse_api_call(estate, tmp_path: Path) -> None:
+    _est, state, _expected = estate
+    sm = boto3.client("secretsmanager", region_name=REGION)
+    arn = sm.create_secret(Name="hand-made-token", SecretString="canary-not-for-logs")["ARN"]
+    drift, service = _services()
+    report = _scan(drift, state)
+    spec = drift.environment(None, states=(str(state),))
+    plan = service.create_plan(spec, report, strategies={"unmanaged": "delete"}, kinds=["unmanaged"],
+                               types=["aws_secretsmanager_secret"])
+    (action,) = plan["actions"]
+    assert action["available"] and "rollback` brings it back" in action["preview"]["summary"]
+    service.decide(plan["id"], [action["id"]], "approved", confirm=action["terraform_id"])
+    assert service.apply(plan["id"])["status"] == "applied"
+    assert "DeletedDate" in sm.describe_secret(SecretId=arn)
+    rolled = service.rollback(plan["id"])
+    assert rolled["rollback"][0]["result"] == "rolled back", rolled["rollback"]
+    assert "DeletedDate" not in sm.describe_secret(SecretId=arn)
+    assert sm.get_secret_value(SecretId=arn)["SecretString"] == "canary-not-for-logs"
+    for entry in service.audit.entries():  # the secret's value never reaches the audit log
+        assert "canary-not-for-logs" not in json.dumps(entry.to_json(), default=str)
