@@ -412,6 +412,37 @@ class RemediationService:
                 unsubscribe()
         return self.get_plan(plan["id"])
 
+    def recover(self) -> list[int]:
+        """Settle plans left ``applying`` by a process that died: its job is recovered (failed or cancelled),
+        the action it was running becomes failed (its undo, recorded before it acted, stays usable) and the
+        plan failed. Returns the plan ids settled."""
+        self.queue.recover()
+        with session_scope(self.engine) as session:
+            plans = list(session.execute(sa.select(RemediationPlan).where(
+                col(RemediationPlan.status) == m.APPLYING)).scalars())
+        settled = []
+        for plan in plans:
+            if plan.job_id is None:
+                continue
+            job = self.queue.get(plan.job_id)
+            if not job.finished:
+                continue
+            reason = f"the process applying plan {plan.id} stopped (job {job.id} {job.status.value}" + (
+                f": {job.error}" if job.error else "") + ")"
+            now = utcnow()
+            with session_scope(self.engine) as session:
+                session.execute(sa.update(RemediationAction)
+                                .where(col(RemediationAction.plan_id) == plan.id,
+                                       col(RemediationAction.status) == m.RUNNING)
+                                .values(status=m.FAILED, finished_at=now, error=reason))
+                session.execute(sa.update(RemediationPlan)
+                                .where(col(RemediationPlan.id) == plan.id,
+                                       col(RemediationPlan.status) == m.APPLYING)
+                                .values(status=m.PLAN_FAILED, updated_at=now))
+            self.audit.append("plan.failed", plan_id=plan.id, result="recovered", detail={"reason": reason[:500]})
+            settled.append(plan.id)
+        return settled
+
     def cancel(self, plan_id: int | str) -> None:
         plan = self._plan_row(plan_id)
         if plan.job_id is None or plan.status != m.APPLYING:
@@ -526,6 +557,7 @@ class RemediationService:
     def rollback(self, plan_id: int | str, seqs: Iterable[int] | None = None, *, force: bool = False,
                  on_line: Callable[[int, str], None] | None = None) -> dict[str, Any]:
         """Undo what ran, newest first: succeeded and failed actions with something recorded to undo."""
+        self.recover()
         plan = self._plan_row(plan_id)
         assert plan.id is not None
         if plan.status == m.APPLYING:

@@ -15,8 +15,12 @@ from typing import Any
 import boto3
 import hcl2
 import pytest
+import sqlalchemy as sa
 
+from driftmgr_tui.core.db import session_scope
 from driftmgr_tui.core.errors import UsageError
+from driftmgr_tui.core.jobs import process_owner
+from driftmgr_tui.core.models import Job, RemediationAction, RemediationPlan
 from driftmgr_tui.core.settings import load_settings
 from driftmgr_tui.discovery.model import Scope
 from driftmgr_tui.services.discovery_service import DiscoveryService
@@ -356,3 +360,35 @@ def test_a_recoverable_delete_is_rolled_back_with_the_reverse_api_call(estate, t
     assert sm.get_secret_value(SecretId=arn)["SecretString"] == "canary-not-for-logs"
     for entry in service.audit.entries():  # the secret's value never reaches the audit log
         assert "canary-not-for-logs" not in json.dumps(entry.to_json(), default=str)
+
+
+def test_a_plan_whose_process_died_mid_action_is_settled_and_can_be_rolled_back(estate, tmp_path: Path) -> None:
+    _est, state, _expected = estate
+    drift, service = _services()
+    report = _scan(drift, state)
+    spec = drift.environment(None, states=(str(state),))
+    plan = service.create_plan(spec, report, strategies={"missing": "forget"}, kinds=["missing"])
+    service.decide(plan["id"], None, "approved")
+    before = state.read_bytes()
+    job_id = service.start_apply(plan["id"])
+    # what a process killed in the middle of action 1 leaves behind: its write done, its undo recorded, the
+    # job and the action still "running" under an owner that no longer exists
+    first = plan["actions"][0]
+    result = service.state_service.rm(StateSource(state_path=state), [first["address"]])
+    host = process_owner().rsplit(":", 1)[0]
+    with session_scope(service.engine) as session:
+        session.execute(sa.update(Job).where(Job.id == job_id).values(status="running", owner=f"{host}:999999",
+                                                                        attempts=1))
+        session.execute(sa.update(RemediationPlan).where(RemediationPlan.id == plan["id"]).values(status="applying"))
+        session.execute(sa.update(RemediationAction).where(RemediationAction.plan_id == plan["id"],
+                                                           RemediationAction.seq == first["id"])
+                        .values(status="running", undo=json.dumps({
+                            "mode": "state-backup", "source": {"state_path": str(state)},
+                            "backup_id": result.backup_id})))
+    assert service.recover() == [plan["id"]]
+    settled = service.get_plan(plan["id"])
+    assert settled["status"] == "failed"
+    assert [a["status"] for a in settled["actions"]] == ["failed", "approved"]
+    assert "stopped" in settled["actions"][0]["error"]
+    service.rollback(plan["id"])
+    assert set(read_state(state.read_bytes()).index) == set(read_state(before).index)
