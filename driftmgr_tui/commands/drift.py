@@ -146,23 +146,10 @@ def scan_spec(service: Any, env_name, states, backends, chdir, workspaces, provi
 def run_scan(service: Any, spec: Any, *, ignore_file: Path | None, config_drift: bool, show_progress: bool) -> Any:
     """Discover the environment's cloud, then detect drift against its states; the DetectOutcome. A discovery
     run that did not finish ends the command (exit 2, 130 when cancelled)."""
-    from driftmgr_tui.discovery.model import Scope
     from driftmgr_tui.services.discovery_service import DiscoveryService
     from driftmgr_tui.services.drift_service import DetectOptions
-    from driftmgr_tui.services.environments import load_states, managed_instances
 
-    cloud = spec.provider
-    loaded = None
-    if cloud is None:
-        loaded = load_states(service.state_service, spec)  # read once: detect below reuses them
-        found = sorted({i.provider for i in managed_instances(loaded.states)
-                        if i.provider in ("aws", "azure", "gcp")})
-        if len(found) != 1:
-            raise UsageError("choose the cloud to scan with --provider aws|azure|gcp" + (
-                f" (the states hold {', '.join(found)})" if found else ""))
-        cloud = found[0]
-    scope = Scope(provider=cloud, regions=spec.regions, profile=spec.profile, role_arn=spec.role_arn,
-                  subscriptions=spec.subscriptions, projects=spec.projects)
+    scope, loaded = service.scan_scope(spec)
     _check_scope(scope)
     discovery = DiscoveryService(settings=service.settings, engine=service.engine)
     discovery.recover()

@@ -107,7 +107,9 @@ def plan_cmd(report_id, strategies, kinds, types, env_name, states, backends, ch
 @handle_errors
 def show_cmd(plan_id, as_json) -> None:
     """A plan with every action's preview."""
-    plan = _service().get_plan(plan_id)
+    service = _service()
+    service.recover()
+    plan = service.get_plan(plan_id)
     if as_json:
         emit_json(plan)
         return
@@ -121,7 +123,9 @@ def show_cmd(plan_id, as_json) -> None:
 @handle_errors
 def list_cmd(env_name, limit, as_json) -> None:
     """Remediation plans, newest first."""
-    plans = _service().list_plans(environment=env_name, limit=limit)
+    service = _service()
+    service.recover()
+    plans = service.list_plans(environment=env_name, limit=limit)
     if as_json:
         emit_json({"plans": plans})
         return
@@ -206,6 +210,7 @@ def apply_cmd(plan_id, execute, as_json) -> None:
     from driftmgr_tui.core.errors import UsageError
 
     service = _service()
+    service.recover()
     plan = service.get_plan(plan_id)
     reason = service.readiness(plan)
     if not execute:

@@ -127,6 +127,23 @@ class DriftService:
         return IgnoreMatcher(rules)
 
     # -- detection --------------------------------------------------------------------------------------
+    def scan_scope(self, spec: EnvironmentSpec) -> tuple[Any, LoadedStates | None]:
+        """The discovery scope a scan of ``spec`` needs: its provider (or the one provider its states hold)
+        and its regions, subscriptions or projects; plus the states when they had to be read to find the
+        provider (detection reuses them)."""
+        from driftmgr_tui.discovery.model import Scope
+
+        cloud, loaded = spec.provider, None
+        if cloud is None:
+            loaded = load_states(self.state_service, spec)
+            found = sorted({i.provider for i in managed_instances(loaded.states) if i.provider in CLOUD_PROVIDERS})
+            if len(found) != 1:
+                raise UsageError("choose the cloud to scan with --provider aws|azure|gcp" + (
+                    f" (the states hold {', '.join(found)})" if found else ""))
+            cloud = found[0]
+        return Scope(provider=cloud, regions=spec.regions, profile=spec.profile, role_arn=spec.role_arn,
+                     subscriptions=spec.subscriptions, projects=spec.projects), loaded
+
     def detect(self, spec: EnvironmentSpec, options: DetectOptions | None = None) -> DetectOutcome:
         options = options or DetectOptions()
         step = options.on_step or (lambda _msg: None)
@@ -305,6 +322,20 @@ class DriftService:
             resolved = list(conn.execute(sa.select(h).where(h.c.resolved_report_id == row.id)
                                          .order_by(h.c.terraform_type, h.c.terraform_id)))
         return hist.report_json(row, items, resolved=resolved)
+
+    def report_header(self, report_id: int | str, *, environment: str | None = None) -> dict[str, Any]:
+        """A saved report without its items (the summary, sources, config drift): cheap at any size."""
+        return hist.report_json(self._report_row(report_id, environment), [])
+
+    def items_by_id(self, item_ids: Iterable[int]) -> list[dict[str, Any]]:
+        """Drift items (as in a report's ``items``) by their ids."""
+        ids = sorted(set(item_ids))
+        t = DriftItem.__table__
+        out: list[dict[str, Any]] = []
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                out += [hist.item_json(r) for r in conn.execute(sa.select(t).where(t.c.id.in_(ids[start:start + 500])))]
+        return out
 
     def _report_row(self, report_id: int | str, environment: str | None) -> Any:
         r = DriftReport.__table__
