@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench clean venv lock
+.PHONY: run tour test lint bench clean venv lock
 
 venv: $(STAMP)
 
@@ -27,6 +27,9 @@ lock:
 	uv export --quiet --frozen --extra dev --no-hashes --no-emit-project -o requirements.lock
 
 run: $(STAMP)
+	@$(BIN)/driftmgr demo
+
+tour: $(STAMP)
 	@bash examples/run-example.sh
 
 test: $(STAMP)

@@ -6,6 +6,7 @@ import click
 
 from driftmgr_tui import __version__
 from driftmgr_tui.commands.audit import audit_group
+from driftmgr_tui.commands.demo import demo_cmd
 from driftmgr_tui.commands.discover import discover_group
 from driftmgr_tui.commands.drift import drift_group, scan_cmd
 from driftmgr_tui.commands.remediate import remediate_group
@@ -14,17 +15,38 @@ from driftmgr_tui.commands.state import state_group
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
 
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+@click.group(context_settings=CONTEXT_SETTINGS, invoke_without_command=True)
 @click.version_option(__version__, prog_name="driftmgr")
 @click.option("-v", "--verbose", count=True, help="Log to stderr (-v warnings and retries, -vv debug).")
-def cli(verbose: int) -> None:
-    """driftmgr: find and fix Terraform drift.
+@click.pass_context
+def cli(ctx: click.Context, verbose: int) -> None:
+    """driftmgr: find and fix Terraform drift. With no command, in a terminal: the TUI.
 
     \b
     Configuration: $DRIFTMGR_CONFIG (default ~/.config/driftmgr/config.toml).
     Database: $DRIFTMGR_DB_URL (default SQLite in the user data dir).
     """
     _configure_logging(verbose)
+    if ctx.invoked_subcommand is None:
+        import sys
+
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            ctx.invoke(tui_cmd)
+        else:
+            click.echo(ctx.get_help())
+
+
+@cli.command("tui")
+@click.option("--env", "env_name", metavar="NAME", help="The environment to show (default: 'default').")
+@click.option("--read-only", is_flag=True, help="Hide and disable every action that changes a state, a file or "
+                                                "the cloud (for browsing production safely).")
+@click.option("--section", type=click.Choice(["drift", "state"]), default="drift", show_default=True,
+              help="The section to open first.")
+def tui_cmd(env_name: str | None = None, read_only: bool = False, section: str = "drift") -> None:
+    """The terminal UI: keys 1-6 switch sections, ':' jumps, ctrl+p searches, '?' lists the keys."""
+    from driftmgr_tui.app import run_app
+
+    run_app(environment=env_name, read_only=read_only, initial=section)
 
 
 def _configure_logging(verbose: int) -> None:
@@ -50,6 +72,7 @@ cli.add_command(drift_group)
 cli.add_command(scan_cmd)
 cli.add_command(remediate_group)
 cli.add_command(audit_group)
+cli.add_command(demo_cmd)
 
 
 def main() -> None:

@@ -135,8 +135,8 @@ def load_states(service: StateService, spec: EnvironmentSpec) -> LoadedStates:
 
     def add(source: StateSource, *, optional: bool = False) -> StateFile | None:
         store = service.store(source, with_backups=False)
-        if store.location in seen:
-            return None
+        if store.location in seen:  # the same state named twice (a file and its working dir): read once
+            return next((state for location, state in loaded.states if location == store.location), None)
         seen.add(store.location)
         state, _ = store.read_optional()
         if state is None:
