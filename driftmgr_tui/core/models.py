@@ -423,3 +423,69 @@ class AuditEntry(SQLModel, table=True):
     detail: str = Field(default="{}", sa_type=sa.Text)
     prev_hash: str
     hash: str = Field(unique=True)
+
+
+class RemediationApproval(SQLModel, table=True):
+    """One user's approval of one remediation action. With the four-eyes setting on, an action needs
+    approvals from two different users before its plan may be applied; (action, approver) is unique, so one
+    user cannot approve twice."""
+
+    __tablename__ = "remediation_approval"
+    __table_args__ = (sa.UniqueConstraint("action_id", "approver", name="uq_remediation_approval_action_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    action_id: int = Field(foreign_key="remediation_action.id", ondelete="CASCADE", index=True)
+    plan_id: int = Field(index=True)
+    approver: str
+    approved_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+# --------------------------------------------------------------------------------------------------- alerts
+
+
+class AlertRule(SQLModel, table=True):
+    """When to raise an alert, evaluated after every scan. ``kind``: drift_count (more than ``threshold``
+    drifted items, optionally of one ``drift_kind``), severity (any item at or above ``severity``), coverage
+    (below ``threshold`` %), scan_failed (a discovery run failed or was partial). ``environment`` None: every
+    environment. ``channels`` (orjson list): app, bell, webhook. A webhook URL may hold a token, so only a
+    keyring reference to it is stored (``webhook_ref``)."""
+
+    __tablename__ = "alert_rule"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    environment: str | None = Field(default=None, index=True)
+    kind: str
+    threshold: float | None = None
+    severity: str | None = None
+    drift_kind: str | None = None
+    channels: str = Field(default='["app"]', sa_type=sa.Text)
+    webhook_ref: str | None = None
+    enabled: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_by: str = Field(default_factory=current_actor)
+
+
+class Alert(SQLModel, table=True):
+    """A rule that fired for an environment: firing -> acknowledged -> resolved (or straight to resolved when
+    the condition clears). One open alert per (rule, environment); ``deliveries`` (orjson) records each
+    notification attempt and its result."""
+
+    __tablename__ = "alert"
+
+    id: int | None = Field(default=None, primary_key=True)
+    rule_id: int = Field(foreign_key="alert_rule.id", ondelete="CASCADE", index=True)
+    environment: str = Field(index=True)
+    status: str = Field(default="firing", index=True)
+    severity: str = "medium"
+    title: str = Field(sa_type=sa.Text)
+    message: str = Field(default="", sa_type=sa.Text)
+    value: float | None = None
+    report_id: int | None = None
+    run_id: int | None = None
+    deliveries: str = Field(default="[]", sa_type=sa.Text)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

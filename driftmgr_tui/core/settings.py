@@ -73,6 +73,8 @@ class Settings:
     drift_retention_days: int = DEFAULT_DRIFT_RETENTION_DAYS
     severity_rules: tuple[dict[str, Any], ...] = ()
     environments: Mapping[str, EnvironmentConfig] = field(default_factory=dict)
+    four_eyes: bool = False  # an action needs approvals from two different users before apply
+    approver: str | None = None  # the name approvals are recorded under (default: the OS login)
 
     @property
     def backups_dir(self) -> Path:
@@ -187,6 +189,7 @@ _SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
     "database": {"url": _expect_str},
     "state": {"lock_timeout": _expect_duration, "backup_retention": _expect_retention},
     "drift": {"retention_days": _expect_retention, "severity": _expect_tables},
+    "remediation": {"four_eyes": _expect_bool, "approver": _expect_str},
     "environments": {},  # one table per environment, checked by _ENVIRONMENT_SCHEMA
 }
 
@@ -337,6 +340,7 @@ def load_settings() -> Settings:
     database = config.get("database", {})
     state = config.get("state", {})
     drift = config.get("drift", {})
+    remediation = config.get("remediation", {})
     db_url = (
         os.environ.get(ENV_DB_URL, "").strip()
         or database.get("url")
@@ -351,4 +355,6 @@ def load_settings() -> Settings:
         drift_retention_days=drift.get("retention_days", DEFAULT_DRIFT_RETENTION_DAYS),
         severity_rules=drift.get("severity", ()),
         environments=config.get("environments", {}),
+        four_eyes=remediation.get("four_eyes", False),
+        approver=remediation.get("approver"),
     )

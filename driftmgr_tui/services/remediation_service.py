@@ -24,7 +24,14 @@ from sqlmodel import col
 from driftmgr_tui.core.db import session_scope
 from driftmgr_tui.core.errors import DriftmgrError, JobCancelledError, UsageError
 from driftmgr_tui.core.events import EventBus, decode_json, encode_json
-from driftmgr_tui.core.models import CloudResource, RemediationAction, RemediationPlan, current_actor, utcnow
+from driftmgr_tui.core.models import (
+    CloudResource,
+    RemediationAction,
+    RemediationApproval,
+    RemediationPlan,
+    current_actor,
+    utcnow,
+)
 from driftmgr_tui.core.settings import Settings, load_settings
 from driftmgr_tui.remediation import model as m
 from driftmgr_tui.remediation.executor import ActionRun, Executor, NotReversible
@@ -265,7 +272,14 @@ class RemediationService:
         plan = self._plan_row(plan_id)
         assert plan.id is not None
         actions = self._actions(plan.id)
-        return plan_json(plan, actions)
+        doc = plan_json(plan, actions)
+        approvers = self._approvers(plan.id)
+        needed = 2 if self.settings.four_eyes else 1
+        for action, entry in zip(actions, doc["actions"], strict=True):
+            entry["approvals"] = approvers.get(action.id or 0, [])
+            entry["approvals_needed"] = needed
+        doc["four_eyes"] = self.settings.four_eyes
+        return doc
 
     def list_plans(self, *, environment: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
         with session_scope(self.engine) as session:
@@ -318,9 +332,12 @@ class RemediationService:
         if unknown:
             raise UsageError(f"plan {plan.id} has no action {', '.join(map(str, unknown))} "
                              f"(actions 1-{len(actions)})")
-        actor = actor or current_actor()
+        actor = actor or self.settings.approver or current_actor()
+        needed = 2 if self.settings.four_eyes else 1
+        approvers = self._approvers(plan.id)
         notes: list[str] = []
         changed: list[RemediationAction] = []
+        new_status: dict[int, str] = {}
         for seq in wanted:
             action = by_seq[seq]
             if action.status == decision:
@@ -341,29 +358,56 @@ class RemediationService:
                     if confirm != action.terraform_id:
                         raise UsageError(f"action {seq} deletes {action.terraform_type} {action.terraform_id}: type its "
                                          f"id back to approve it (--confirm {action.terraform_id})")
+                have = approvers.get(action.id or 0, [])
+                if actor in have:
+                    raise UsageError(f"{actor} already approved action {seq}; with four-eyes on, another user must "
+                                     "approve it" if needed > 1 else f"{actor} already approved action {seq}")
+                if len(have) + 1 < needed:
+                    new_status[action.id or 0] = m.PENDING  # one approval recorded, one more needed
+                    changed.append(action)
+                    notes.append(f"action {seq}: approved by {actor}; four-eyes needs one more user")
+                    continue
             m.check_move(action.status, decision, f"action {seq}")
+            new_status[action.id or 0] = decision
             changed.append(action)
         if changed:
             now = utcnow()
             with session_scope(self.engine) as session:
                 for action in changed:
+                    status = new_status[action.id or 0]
                     count = session.execute(
                         sa.update(RemediationAction)
                         .where(col(RemediationAction.id) == action.id,
                                col(RemediationAction.status) == action.status)
-                        .values(status=decision, decided_by=actor if decision != m.PENDING else None,
-                                decided_at=now if decision != m.PENDING else None)).rowcount
+                        .values(status=status, decided_by=actor if status != m.PENDING else None,
+                                decided_at=now if status != m.PENDING else None)).rowcount
                     if count != 1:
                         raise UsageError(f"action {action.seq} changed meanwhile; look at the plan again")
+                    if decision == m.APPROVED:
+                        session.add(RemediationApproval(action_id=action.id, plan_id=plan.id, approver=actor))
+                    else:  # skipped or reset: earlier approvals no longer count
+                        session.execute(sa.delete(RemediationApproval)
+                                        .where(col(RemediationApproval.action_id) == action.id))
                 session.execute(sa.update(RemediationPlan).where(col(RemediationPlan.id) == plan.id)
                                 .values(updated_at=now))
             for action in changed:
                 self.audit.append(f"action.{decision}", actor=actor, plan_id=plan.id, action_id=action.id,
                                   target=action.address or f"{action.terraform_type}.{action.terraform_id}",
-                                  detail={"seq": action.seq, "strategy": action.strategy})
+                                  detail={"seq": action.seq, "strategy": action.strategy,
+                                          "status": new_status[action.id or 0], "approvals_needed": needed})
         result = self.get_plan(plan.id)
         result["notes"] = notes
         return result
+
+    def _approvers(self, plan_id: int) -> dict[int, list[str]]:
+        """action id -> who approved it (in order)."""
+        t = RemediationApproval.__table__
+        out: dict[int, list[str]] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(sa.select(t.c.action_id, t.c.approver).where(t.c.plan_id == plan_id)
+                                    .order_by(t.c.id)):
+                out.setdefault(row.action_id, []).append(row.approver)
+        return out
 
     def readiness(self, plan: dict[str, Any]) -> str | None:
         """None when the plan may be applied; else why not."""
