@@ -95,7 +95,7 @@ class HelpScreen(ModalScreen[None]):
     HelpScreen { align: center middle; }
     HelpScreen > Vertical { width: 80; max-width: 95%; height: auto; max-height: 90%; border: thick $primary;
                             background: $surface; padding: 0 1; }
-    HelpScreen VerticalScroll { height: auto; max-height: 30; }
+    HelpScreen VerticalScroll { height: auto; max-height: 60vh; }
     HelpScreen #help-title { text-style: bold; padding: 1 0; }
     """
 
@@ -106,7 +106,13 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         rows = []
         seen = set()
-        for _key, active in sorted(self.target.active_bindings.items(), key=lambda kv: kv[0]):
+        own = {b.action if isinstance(b, Binding) else b[1] for b in type(self.target).BINDINGS}
+
+        def group(item: tuple[str, Any]) -> int:  # the section's own keys first, then its widgets', the rest
+            node, action = item[1].node, item[1].binding.action
+            return 0 if node is self.target and action in own else 2 if node in (self.target, self.app) else 1
+
+        for _key, active in sorted(self.target.active_bindings.items(), key=group):  # stable: in binding order
             binding = active.binding
             if binding.action in seen and not binding.description:
                 continue

@@ -32,7 +32,8 @@ class DriftScreen(SectionScreen):
     AUTO_FOCUS = "ItemTable"
     DESTRUCTIVE = frozenset({"ignore_item", "ignore_field", "add_to_plan"})
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
-        Binding("slash", "filter", "Filter", key_display="/"),
+        # priority: the box has the focus before the keys typed right after "/" are dispatched
+        Binding("slash", "filter", "Filter", key_display="/", priority=True),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("f", "facets", "Facets"),
         Binding("s", "sort", "Sort"),
@@ -45,7 +46,7 @@ class DriftScreen(SectionScreen):
         Binding("r", "rescan", "Rescan"),
     ]
     DEFAULT_CSS = """
-    DriftScreen #summary { height: 2; padding: 0 1; background: $boost; }
+    DriftScreen #summary { height: auto; max-height: 4; padding: 0 1; background: $boost; }
     DriftScreen #filter { display: none; height: 3; }
     DriftScreen #filter.shown { display: block; }
     DriftScreen #body { height: 1fr; }
@@ -63,6 +64,7 @@ class DriftScreen(SectionScreen):
         self.sort_keys: tuple[str, ...] = ()
         self.sort_key = "severity"
         self.sort_reverse = False
+        self._pending_item: int | None = None  # to select once it is loaded (see select_item)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -127,6 +129,7 @@ class DriftScreen(SectionScreen):
         self._update_status()
         if len(view):
             self._show_detail(table.cursor_row)
+        self._select_pending()
 
     def _extend(self, view: Any, chunk: Any) -> None:
         if view is not self.view:
@@ -134,6 +137,7 @@ class DriftScreen(SectionScreen):
         view.extend(chunk)
         self.query_one(ItemTable).refresh_rows()
         self._update_status()
+        self._select_pending()
 
     def _loaded(self, view: Any) -> None:
         if view is not self.view:
@@ -205,8 +209,14 @@ class DriftScreen(SectionScreen):
         self.app.call_from_thread(self.query_one(DriftDetail).show, item, timeline)
 
     def select_item(self, item_id: int) -> None:
-        """Put the cursor on an item (from the command palette), clearing a filter that hides it."""
-        if self.view is None:
+        """Put the cursor on an item (from the command palette), clearing a filter that hides it; when the
+        report is still loading, once the item has arrived."""
+        self._pending_item = item_id
+        self._select_pending()
+
+    def _select_pending(self) -> None:
+        item_id = self._pending_item
+        if item_id is None or self.view is None:
             return
         index = self.view.find(item_id)
         if index is None:
@@ -215,16 +225,24 @@ class DriftScreen(SectionScreen):
             for facet in ("kind", "severity", "provider", "type", "module"):
                 self.view.set_facet(facet, None)
             self.query_one(ItemTable).refresh_rows()
+            self._update_status()
             index = self.view.find(item_id)
         if index is not None:
             self.query_one(ItemTable).move_cursor(index)
             self._show_detail(index)
+        if index is not None or self.view.complete:  # found, or not in this report
+            self._pending_item = None
 
     # -- filter, facets, sort ----------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "filter" and self.focused is not None and self.focused.id == "filter":
+            return False  # "/" is a character of the filter text (ids and ARNs hold slashes)
+        return super().check_action(action, parameters)
+
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.add_class("shown")
-        box.focus()
+        self.set_focus(box)  # now: the keys typed right after "/" go to the box
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id != "filter" or self.view is None:
@@ -381,7 +399,9 @@ class DriftScreen(SectionScreen):
                 if event.type == "discovery.run.started":
                     self.app.call_from_thread(bar.update, total=data.get("tasks"), progress=0)
                 elif event.type.startswith("discovery.task."):
-                    self.app.call_from_thread(bar.update, progress=data.get("done", 0))
+                    # tasks end in parallel threads, so their events may arrive out of order: never go back
+                    done = data.get("done", 0)
+                    self.app.call_from_thread(lambda: bar.update(progress=max(bar.progress, done)))
 
             unsubscribe = discovery.bus.subscribe(on_event, prefix="discovery.")
             try:

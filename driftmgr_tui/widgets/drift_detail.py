@@ -36,7 +36,8 @@ def short_location(location: str) -> str:
 
 def diff_table(diffs: list[dict[str, Any]]) -> Table:
     table = Table(expand=True, show_edge=False, pad_edge=False, header_style="bold", box=None)
-    table.add_column("field", ratio=2, overflow="fold")
+    longest = max((len(str(d.get("path", ""))) for d in diffs), default=0)
+    table.add_column("field", ratio=2, overflow="fold", width=min(longest, 20) or None)  # a minimum: unbroken
     table.add_column("state (expected)", ratio=3, overflow="fold")
     table.add_column("cloud (actual)", ratio=3, overflow="fold")
     for d in diffs:
