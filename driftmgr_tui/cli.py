@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from driftmgr_tui import __version__
+from driftmgr_tui.commands.alerts import alerts_group, watch_cmd
 from driftmgr_tui.commands.audit import audit_group
 from driftmgr_tui.commands.demo import demo_cmd
 from driftmgr_tui.commands.discover import discover_group
@@ -73,6 +74,8 @@ cli.add_command(scan_cmd)
 cli.add_command(remediate_group)
 cli.add_command(audit_group)
 cli.add_command(demo_cmd)
+cli.add_command(alerts_group)
+cli.add_command(watch_cmd)
 
 
 def main() -> None:

@@ -191,7 +191,16 @@ class DriftService:
             import logging
 
             logging.getLogger(__name__).warning("%s", exc)
-        return DetectOutcome(self.report(report_id), result)
+        report = self.report(report_id)
+        try:
+            from driftmgr_tui.services.alert_service import AlertService
+
+            AlertService(self.settings, self.engine).evaluate_report(report)
+        except Exception as exc:  # alerting never fails a detection that is already saved
+            import logging
+
+            logging.getLogger(__name__).warning("alert evaluation after report %s failed: %s", report_id, exc)
+        return DetectOutcome(report, result)
 
     def _detect_terraform(self, spec: EnvironmentSpec, options: DetectOptions, severity: SeverityRules,
                           ignore: Any, step: Callable[[str], None]) -> DetectionResult:

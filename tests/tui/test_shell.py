@@ -176,8 +176,18 @@ async def palette(pilot: Pilot[Any], text: str, *, keys: bool = False) -> list[s
     else:
         pilot.app.screen.query_one(Input).value = text
     await settle(pilot)
+    # the palette gathers hits from its providers asynchronously (not in workers): wait until they stop
+    # changing, which on a loaded machine can take a while after the last key
     hits = pilot.app.screen.query_one(CommandList)
-    return [str(hits.get_option_at_index(i).prompt) for i in range(hits.option_count)]
+    seen, stable = None, 0
+    for _ in range(100):
+        current = [str(hits.get_option_at_index(i).prompt) for i in range(hits.option_count)]
+        stable = stable + 1 if current == seen and current else 0
+        if stable >= 3:
+            break
+        seen = current
+        await pilot.pause(0.05)
+    return seen or []
 
 
 def test_palette_finds_a_resource_and_opens_the_state_browser_on_it(explorer: Explorer) -> None:
