@@ -44,8 +44,9 @@ from driftmgr_tui.core.db import session_scope
 from driftmgr_tui.core.errors import DriftmgrError, UsageError
 from driftmgr_tui.core.events import EventBus, decode_json, encode_json
 from driftmgr_tui.core.models import Alert, AlertRule, DiscoveryRun, current_actor, utcnow
-from driftmgr_tui.core.settings import Settings, load_settings
+from driftmgr_tui.core.settings import Settings
 from driftmgr_tui.drift.model import SEVERITY_RANK
+from driftmgr_tui.services.base import ServiceBase
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class ScanFailure:
     task_count: int = 0
 
 
-class AlertService:
+class AlertService(ServiceBase):
     def __init__(self, settings: Settings | None = None, engine: Engine | None = None,
                  bus: EventBus | None = None, sleep: Callable[[float], None] = time.sleep, *,
                  webhook_attempts: int = DEFAULT_ATTEMPTS, webhook_timeout: float = DEFAULT_TIMEOUT,
@@ -87,26 +88,6 @@ class AlertService:
         self.webhook_attempts = webhook_attempts
         self.webhook_timeout = webhook_timeout
         self.webhook_backoff = webhook_backoff
-
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            self._settings = load_settings()
-        return self._settings
-
-    @property
-    def engine(self) -> Engine:
-        if self._engine is None:
-            from driftmgr_tui.core.db import open_database
-
-            self._engine = open_database(self.settings)
-        return self._engine
-
-    @property
-    def bus(self) -> EventBus:
-        if self._bus is None:
-            self._bus = EventBus(self.engine)
-        return self._bus
 
     # -- rules ------------------------------------------------------------------------------------------
     def add_rule(self, name: str, kind: str, *, environment: str | None = None, threshold: float | None = None,

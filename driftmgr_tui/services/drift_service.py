@@ -29,11 +29,12 @@ from driftmgr_tui.core.models import (
     DriftReport,
     IgnoreRuleRow,
 )
-from driftmgr_tui.core.settings import Settings, load_settings
+from driftmgr_tui.core.settings import Settings
 from driftmgr_tui.drift import history as hist
 from driftmgr_tui.drift.matcher import Evaluation, detect
 from driftmgr_tui.drift.model import CONFIG_KINDS, KINDS, CloudObject, DetectionResult
 from driftmgr_tui.drift.severity import SeverityRules, rules_from_config
+from driftmgr_tui.services.base import ServiceBase
 from driftmgr_tui.services.environments import (
     EnvironmentSpec,
     LoadedStates,
@@ -78,26 +79,12 @@ class DetectOutcome:
         return 2 if self.report["status"] == "partial" else 0
 
 
-class DriftService:
+class DriftService(ServiceBase):
     def __init__(self, settings: Settings | None = None, engine: Engine | None = None,
                  state_service: StateService | None = None) -> None:
         self._settings = settings
         self._engine = engine
         self._states = state_service
-
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            self._settings = load_settings()
-        return self._settings
-
-    @property
-    def engine(self) -> Engine:
-        if self._engine is None:
-            from driftmgr_tui.core.db import open_database
-
-            self._engine = open_database(self.settings)
-        return self._engine
 
     @property
     def state_service(self) -> StateService:

@@ -32,13 +32,14 @@ from driftmgr_tui.core.models import (
     current_actor,
     utcnow,
 )
-from driftmgr_tui.core.settings import Settings, load_settings
+from driftmgr_tui.core.settings import Settings
 from driftmgr_tui.remediation import model as m
 from driftmgr_tui.remediation.executor import ActionRun, Executor, NotReversible
 from driftmgr_tui.remediation.items import PlanItem
 from driftmgr_tui.remediation.planner import ActionSpec, build_specs
 from driftmgr_tui.remediation.preview import Previewer
 from driftmgr_tui.remediation.strategies import Capabilities
+from driftmgr_tui.services.base import ServiceBase
 from driftmgr_tui.services.environments import EnvironmentSpec, LoadedStates, load_states
 from driftmgr_tui.services.state_service import StateService
 
@@ -52,7 +53,7 @@ def _source_json(source: Any) -> dict[str, Any]:
             "backend": source.backend, "workspace": source.workspace}
 
 
-class RemediationService:
+class RemediationService(ServiceBase):
     def __init__(self, settings: Settings | None = None, engine: Engine | None = None,
                  state_service: StateService | None = None, bus: EventBus | None = None,
                  terraform_factory: Callable[..., Any] | None = None) -> None:
@@ -65,30 +66,10 @@ class RemediationService:
 
     # -- wiring ------------------------------------------------------------------------------------------
     @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            self._settings = load_settings()
-        return self._settings
-
-    @property
-    def engine(self) -> Engine:
-        if self._engine is None:
-            from driftmgr_tui.core.db import open_database
-
-            self._engine = open_database(self.settings)
-        return self._engine
-
-    @property
     def state_service(self) -> StateService:
         if self._states is None:
             self._states = StateService(self.settings)
         return self._states
-
-    @property
-    def bus(self) -> EventBus:
-        if self._bus is None:
-            self._bus = EventBus(self.engine)
-        return self._bus
 
     @property
     def queue(self) -> Any:
