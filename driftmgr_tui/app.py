@@ -8,6 +8,7 @@ does not wait for boto3 or Google's gRPC stack.
 
 from __future__ import annotations
 
+import importlib
 import os
 from typing import Any, ClassVar
 
@@ -29,19 +30,19 @@ SECTIONS = (
 )
 
 
-def _drift_screen() -> Any:
-    from driftmgr_tui.screens.drift import DriftScreen
+def _lazy(module: str, name: str) -> Any:
+    """A section's screen, imported on first use so the first frame pays only for the first section."""
 
-    return DriftScreen()
+    def build() -> Any:
+        return getattr(importlib.import_module(f"driftmgr_tui.screens.{module}"), name)()
 
-
-def _state_screen() -> Any:
-    from driftmgr_tui.screens.state import StateScreen
-
-    return StateScreen()
+    return build
 
 
-AVAILABLE = {"drift": _drift_screen, "state": _state_screen}
+AVAILABLE = {
+    "drift": _lazy("drift", "DriftScreen"),
+    "state": _lazy("state", "StateScreen"),
+}
 
 
 def pick_theme(environ: dict[str, str] | os._Environ[str] = os.environ) -> str:
