@@ -33,7 +33,7 @@ from driftmgr_tui.services.hub import ServiceHub
 from driftmgr_tui.widgets.item_table import ItemTable
 from tests._fixtures.drift_estate import build_estate, plant_drift
 from tests.tui.conftest import EXAMPLE_STATE
-from tests.tui.test_state_browser import drive, notes_of, settle
+from tests.tui.pilot import drive, notes_of, settle
 
 # The state, under the test's working directory: the explorer shows its location relative to it, so no
 # temporary path is on screen (snapshots stay the same from run to run).

@@ -25,6 +25,7 @@ from driftmgr_tui.screens.drift_modals import FacetScreen
 from driftmgr_tui.screens.jump import EnvironmentScreen, JumpScreen
 from driftmgr_tui.screens.state import StateScreen
 from driftmgr_tui.services.hub import ServiceHub
+from tests.tui.pilot import drive, notes_of, settle
 from tests.tui.test_drift_explorer import (
     SECOND,
     Explorer,
@@ -40,7 +41,7 @@ from tests.tui.test_drift_explorer import (
     summary,
     type_filter,
 )
-from tests.tui.test_state_browser import cursor_address, drive, notes_of, settle
+from tests.tui.test_state_browser import cursor_address
 
 
 @pytest.fixture

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 from textual.pilot import Pilot
 from textual.widgets import Button, DataTable, Input, TextArea
-from textual.worker import WorkerCancelled, WorkerError, WorkerFailed
 
 from driftmgr_tui.core.settings import load_settings
 from driftmgr_tui.screens.common import ConfirmScreen, ErrorScreen, HelpScreen
@@ -28,46 +24,11 @@ from driftmgr_tui.services.state_service import StateService, StateSource
 from driftmgr_tui.state.backends.base import new_lock_info
 from driftmgr_tui.state.backends.local import LocalBackend
 from driftmgr_tui.state.codec import read_state
+from tests.tui.pilot import drive, notes_of, settle
 
 DB = "aws_db_instance.main"
 SUBNETS = [f'module.network.aws_subnet.private["eu-west-1{z}"]' for z in "abc"]
 PASSWORD = "correct-horse-battery-staple"
-
-
-# -- driving the app --------------------------------------------------------------------------------------
-async def settle(pilot: Pilot[Any]) -> None:
-    """Until no worker is pending or running (a finished worker may have started the next one)."""
-    for _ in range(200):
-        await pilot.pause()
-        pending = [w for w in pilot.app.workers if not w.is_finished]
-        if not pending:
-            await pilot.pause()
-            return
-        with contextlib.suppress(WorkerFailed, WorkerCancelled, WorkerError):
-            await pilot.app.workers.wait_for_complete(pending)
-    raise AssertionError("workers never finished")
-
-
-def drive(app: Any, scenario: Callable[[Pilot[Any]], Awaitable[None]], size: tuple[int, int] = (120, 40)) -> None:
-    async def main() -> None:
-        async with app.run_test(size=size) as pilot:
-            await settle(pilot)
-            await scenario(pilot)
-
-    asyncio.run(main())
-
-
-def notes_of(app: Any) -> list[str]:
-    """Every notification the app shows from now on."""
-    seen: list[str] = []
-    original = app.notify
-
-    def notify(message: str, **kwargs: Any) -> None:
-        seen.append(str(message))
-        original(message, **kwargs)
-
-    app.notify = notify
-    return seen
 
 
 def browser(pilot: Pilot[Any]) -> StateScreen:
