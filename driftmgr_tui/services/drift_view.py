@@ -64,6 +64,8 @@ COLUMNS: tuple[tuple[str, int | None], ...] = (
     ("Severity", 8), ("Kind", 9), ("Type", 26), ("ID", 24), ("Address / name", None), ("Region", 12),
     ("First seen", 16),
 )
+# hidden first when the table is narrow, so the address keeps its room: first seen, region, ID, type
+DROP_ORDER = (6, 5, 3, 2)
 SEP = "\x1f"  # between fields of a key or of the search text; never typed into a filter
 
 
@@ -249,6 +251,7 @@ class DriftView:
     """A report's items under a filter, facet selections and a sort; see the module docstring."""
 
     columns = COLUMNS
+    drop_order = DROP_ORDER
     styled_columns = (0, 1)  # severity and kind cells carry a style named after their value
 
     def __init__(self, *, total: int = 0, detail: Callable[[int], dict[str, Any] | None] | None = None) -> None:

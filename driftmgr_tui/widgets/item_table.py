@@ -2,8 +2,10 @@
 
 The rows come from a *source* (or none: an empty table): any object with ``__len__`` and ``row(index) ->
 tuple[str, ...]`` (display cells). The columns are a sequence of ``(title, width)``, given to the table or taken
-from the source's ``columns``; a width of None is flexible and shares what the fixed columns leave. Optional on
-the source: ``item_id(index)`` and ``find(item_id)`` give rows stable keys, so marks and the cursor follow an
+from the source's ``columns``; a width of None is flexible and shares what the fixed columns leave. When the
+table is too narrow for the flexible columns to get ``FLEX_WANTED`` cells, it hides fixed columns in the order
+of the source's optional ``drop_order`` (column indices, least useful first) rather than scroll sideways.
+Optional on the source: ``item_id(index)`` and ``find(item_id)`` give rows stable keys, so marks and the cursor follow an
 item across filtering and sorting (without them the key is the index); ``styled_columns`` lists the columns
 whose cell value names a style (``critical`` ... ``info``, ``changed``, ``missing``, ``unmanaged``: the
 component classes ``item-table--<value>``).
@@ -33,6 +35,7 @@ from textual.strip import Strip
 MARK_WIDTH = 2
 MARK = "● "
 FLEX_MIN = 8
+FLEX_WANTED = 32  # cells a flexible column (the address) gets before fixed columns are dropped for it
 ELLIPSIS = "…"
 VALUE_STYLES = frozenset({"critical", "high", "medium", "low", "info", "changed", "missing", "unmanaged"})
 
@@ -305,22 +308,29 @@ class ItemTable(ScrollView, can_focus=True):
             return
         self._layout_width = width
         columns = list(self.columns)
-        fixed = sum(w for _, w in columns if w is not None)
+        visible = [True] * len(columns)
+        drop_order = [i for i in getattr(self._source, "drop_order", ()) if 0 <= i < len(columns)]
         flexible = [i for i, (_, w) in enumerate(columns) if w is None]
-        gaps = max(0, len(columns) - 1)
-        room = width - MARK_WIDTH - gaps - fixed
-        widths = [w or 0 for _, w in columns]
+
+        def room() -> int:
+            shown = [w for (_, w), v in zip(columns, visible, strict=True) if v]
+            return width - MARK_WIDTH - max(0, len(shown) - 1) - sum(w for w in shown if w is not None)
+
+        while flexible and drop_order and room() < FLEX_WANTED * len(flexible):
+            visible[drop_order.pop(0)] = False
+        widths = [(w or 0) if v else -1 for (_, w), v in zip(columns, visible, strict=True)]
         if flexible:
-            share, extra = divmod(max(room, FLEX_MIN * len(flexible)), len(flexible))
+            share, extra = divmod(max(room(), FLEX_MIN * len(flexible)), len(flexible))
             for n, i in enumerate(flexible):
                 widths[i] = share + (1 if n < extra else 0)
-        self._widths = widths
+        self._widths = widths  # -1: a hidden column
         offsets, x = [], MARK_WIDTH
         for w in widths:
             offsets.append(x)
-            x += w + 1
+            if w >= 0:
+                x += w + 1
         self._offsets = offsets
-        self._total_width = MARK_WIDTH + sum(widths) + gaps
+        self._total_width = max(MARK_WIDTH, x - 1)
         self._cache.clear()
 
     # -- marks ----------------------------------------------------------------------------------------------
@@ -448,7 +458,7 @@ class ItemTable(ScrollView, can_focus=True):
         if offset.y == 0:
             x = offset.x + int(self.scroll_x)
             for column, (start, width) in enumerate(zip(self._offsets, self._widths, strict=True)):
-                if start <= x < start + width:
+                if width >= 0 and start <= x < start + width:
                     self.post_message(self.HeaderSelected(self, column))
                     break
             return
@@ -490,9 +500,13 @@ class ItemTable(ScrollView, can_focus=True):
                 if 0 <= column < len(titles):
                     titles[column] = f"{titles[column]} {'▼' if descending else '▲'}"
             segments = [Segment(" " * MARK_WIDTH, style)]
-            for n, (title, width) in enumerate(zip(titles, self._widths, strict=True)):
-                if n:
+            first = True
+            for title, width in zip(titles, self._widths, strict=True):
+                if width < 0:
+                    continue
+                if not first:
                     segments.append(Segment(" ", style))
+                first = False
                 segments.append(Segment(fit(title, width), style))
             strip = Strip(segments, self._total_width)
             self._cache[cache_key] = strip
@@ -520,9 +534,13 @@ class ItemTable(ScrollView, can_focus=True):
         base = final(row_style)
         marker = final(row_style + get("item-table--marker", partial=True)) if marked else base
         segments = [Segment(MARK if marked else " " * MARK_WIDTH, marker)]
+        first = True
         for n, (text, width) in enumerate(zip(cells, self._widths, strict=False)):
-            if n:
+            if width < 0:
+                continue
+            if not first:
                 segments.append(Segment(" ", base))
+            first = False
             style = base
             if n in styled and text in VALUE_STYLES:
                 style = final(row_style + get(f"item-table--{text}", partial=True))

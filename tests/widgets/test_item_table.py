@@ -218,7 +218,7 @@ def test_marks_and_cursor_follow_items_across_filters_and_sorts() -> None:
         await pilot.pause()
         assert table.cursor_key == item and view.item_id(table.cursor_row) == item and cursor_visible(table)
         row = lines(table)[table.cursor_row - int(table.scroll_y) + 1]
-        assert row.startswith(MARK) and view.row(table.cursor_row)[3] in row
+        assert row.startswith(MARK) and view.row(table.cursor_row)[4] in row
         # the item filtered out: the cursor keeps its place, on another item
         before = table.cursor_row
         view.set_filter("s3 kind:missing")
@@ -338,3 +338,27 @@ def test_severity_and_kind_cells_are_styled_by_component_classes() -> None:
         assert all(segment.style.bold for segment in header)
 
     drive(app, scenario)
+
+
+class DroppingRows(Rows):
+    """Rows whose severity column gives way to the note on a narrow table."""
+
+    drop_order = (1,)
+
+
+def test_a_narrow_table_hides_the_drop_order_columns_so_the_flexible_one_keeps_its_room() -> None:
+    async def scenario(pilot: Pilot[Any], table: ItemTable) -> None:
+        shown = lines(table)
+        assert shown[0].split() == ["Name", "Note"]
+        assert shown[1].startswith("  row-0      note 0")  # no severity cell, no gap left for it
+        assert table.virtual_size.width <= table.size.width
+        await pilot.click(table, offset=(13, 0))  # the Note title, now where Severity was
+        await pilot.pause()
+        assert [m for m in pilot.app.messages if m[0] == "header"][-1][1] == 2
+
+    drive(TableApp(DroppingRows(3)), scenario, size=(40, 8))
+
+    async def wide(pilot: Pilot[Any], table: ItemTable) -> None:
+        assert lines(table)[0].split() == ["Name", "Severity", "Note"]
+
+    drive(TableApp(DroppingRows(3)), wide, size=(80, 8))
