@@ -472,6 +472,12 @@ class Alert(SQLModel, table=True):
     notification attempt and its result."""
 
     __tablename__ = "alert"
+    # the database keeps "one open alert per (rule, environment)" even when two scans evaluate at once
+    __table_args__ = (
+        sa.Index("uq_alert_open_rule_environment", "rule_id", "environment", unique=True,
+                 sqlite_where=sa.text("status IN ('firing', 'acknowledged')"),
+                 postgresql_where=sa.text("status IN ('firing', 'acknowledged')")),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     rule_id: int = Field(foreign_key="alert_rule.id", ondelete="CASCADE", index=True)

@@ -242,6 +242,16 @@ class AlertService(ServiceBase):
 
     def _apply(self, rule: AlertRule, environment: str, condition: alert_rules.Condition | None, *,
                report_id: int | None, run_id: int | None) -> AlertChange | None:
+        """Fire, update or resolve the rule's open alert for ``environment``. Two scans evaluating at once
+        cannot both open one: the database allows one open alert per (rule, environment), and the scan that
+        loses the race updates the alert the other one opened."""
+        try:
+            return self._apply_once(rule, environment, condition, report_id=report_id, run_id=run_id)
+        except sa.exc.IntegrityError:
+            return self._apply_once(rule, environment, condition, report_id=report_id, run_id=run_id)
+
+    def _apply_once(self, rule: AlertRule, environment: str, condition: alert_rules.Condition | None, *,
+                    report_id: int | None, run_id: int | None) -> AlertChange | None:
         now = utcnow()
         with session_scope(self.engine) as session:
             current = session.exec(

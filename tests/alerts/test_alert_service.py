@@ -542,3 +542,38 @@ def test_watch_stops_cleanly_on_sigterm(aws: str, tmp_path: Path) -> None:
             proc.wait()
     assert proc.returncode == 0, stderr
     assert rest.strip().endswith("watch stopped after 1 scan(s), 0 failed")
+
+
+def test_two_scans_racing_to_open_the_same_alert_leave_one_open(service: AlertService,
+                                                                events: list[EventRecord]) -> None:
+    """The scan that loses the race (its insert meets the other scan's open alert) updates that alert."""
+    from sqlmodel import Session
+
+    from driftmgr_tui.core.models import Alert, utcnow
+
+    rule = service.add_rule("any-drift", "drift_count", threshold=0)
+    competitor: list[int] = []
+
+    def other_scan_first(session: Session, _context: object, _instances: object) -> None:
+        if competitor or not any(isinstance(o, Alert) for o in session.new):
+            return
+        with service.engine.begin() as conn:  # another process, committing between our read and our insert
+            now = utcnow()
+            result = conn.execute(Alert.__table__.insert().values(
+                rule_id=rule["id"], environment="prod", status="firing", severity="high", title="other scan",
+                message="", deliveries="[]", created_at=now, updated_at=now))
+            competitor.append(result.inserted_primary_key[0])
+
+    sa.event.listen(Session, "before_flush", other_scan_first)
+    try:
+        [change] = service.evaluate_report(report(items=[item("changed", "high", 1)], report_id=7))
+    finally:
+        sa.event.remove(Session, "before_flush", other_scan_first)
+    assert competitor and change.action == "updated" and change.alert["id"] == competitor[0]
+    assert [(a["id"], a["report_id"]) for a in service.list_alerts(status="open")] == [(competitor[0], 7)]
+    # and the database itself refuses a second open alert
+    with pytest.raises(sa.exc.IntegrityError), service.engine.begin() as conn:
+        now = utcnow()
+        conn.execute(Alert.__table__.insert().values(
+            rule_id=rule["id"], environment="prod", status="acknowledged", severity="high", title="dup",
+            message="", deliveries="[]", created_at=now, updated_at=now))
