@@ -22,7 +22,7 @@ from driftmgr_tui.commands.drift_output import (
     print_report,
     write_file,
 )
-from driftmgr_tui.core.errors import UsageError
+from driftmgr_tui.core.errors import DriftmgrError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -143,9 +143,20 @@ def scan_spec(service: Any, env_name, states, backends, chdir, workspaces, provi
                  projects=_split(projects))
 
 
+class ScanNotFinished(DriftmgrError):
+    """The discovery run of a scan did not finish (failed or cancelled): nothing to compare. ``run`` is the
+    run's view, so a caller (``driftmgr watch``) knows which run it was."""
+
+    def __init__(self, run: Any) -> None:
+        self.run = run
+        self.exit_code = 130 if run.status == "cancelled" else 2
+        reason = f": {run.error}" if run.error else ""
+        super().__init__(f"discovery run {run.id} {run.status}{reason}")
+
+
 def run_scan(service: Any, spec: Any, *, ignore_file: Path | None, config_drift: bool, show_progress: bool) -> Any:
     """Discover the environment's cloud, then detect drift against its states; the DetectOutcome. A discovery
-    run that did not finish ends the command (exit 2, 130 when cancelled)."""
+    run that did not finish raises :class:`ScanNotFinished` (exit 2, 130 when cancelled)."""
     from driftmgr_tui.services.discovery_service import DiscoveryService
     from driftmgr_tui.services.drift_service import DetectOptions
 
@@ -155,9 +166,7 @@ def run_scan(service: Any, spec: Any, *, ignore_file: Path | None, config_drift:
     discovery.recover()
     run = _run_foreground(discovery, discovery.start(scope), show_progress=show_progress)
     if run.status not in ("complete", "partial"):
-        reason = f": {run.error}" if run.error else ""
-        err.print(f"[red]discovery run {run.id} {run.status}{escape(reason)}[/]")
-        sys.exit(130 if run.status == "cancelled" else 2)
+        raise ScanNotFinished(run)
     return service.detect(spec, DetectOptions(run_ids=(run.id,), ignore_file=ignore_file,
                                               config_drift=config_drift, loaded=loaded))
 
