@@ -26,3 +26,13 @@ def tf_fixtures() -> Path:
             pytest.fail(f"reference fixtures missing at {TF_FIXTURES}")
         pytest.skip(f"reference fixtures not found at {TF_FIXTURES} (../shared beside the checkout)")
     return TF_FIXTURES
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long tests (marked slow, then terraform) first: under pytest-xdist they start at once on one
+    worker while the other workers drain the short ones, instead of starting last and running alone."""
+
+    def weight(item: pytest.Item) -> int:
+        return 0 if item.get_closest_marker("slow") else 1 if item.get_closest_marker("terraform") else 2
+
+    items.sort(key=weight)  # stable: the collection order within each group
