@@ -16,6 +16,8 @@ from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
 
+from driftmgr_tui.screens.alert_watch import AlertWatch
+from driftmgr_tui.screens.common import with_ids
 from driftmgr_tui.screens.palette import PALETTE_PROVIDERS
 from driftmgr_tui.services.hub import ServiceHub
 
@@ -42,6 +44,11 @@ def _lazy(module: str, name: str) -> Any:
 AVAILABLE = {
     "drift": _lazy("drift", "DriftScreen"),
     "state": _lazy("state", "StateScreen"),
+    "config": _lazy("config", "ConfigScreen"),
+    "remediation": _lazy("remediation", "RemediationScreen"),
+    "discovery": _lazy("discovery", "DiscoveryScreen"),
+    "metrics": _lazy("metrics", "MetricsScreen"),
+    "alerts": _lazy("alerts", "AlertsScreen"),
 }
 
 
@@ -58,20 +65,23 @@ class DriftmgrApp(App[None]):
     TITLE = "driftmgr"
     MODES: ClassVar[dict[str, Any]] = dict(AVAILABLE)
     COMMANDS = App.COMMANDS | set(PALETTE_PROVIDERS)
-    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
+    # ids app.ACTION (app.drift for a section key): the config file's [keys] rebinds them
+    BINDINGS: ClassVar[list[Any]] = with_ids("app", [
         # every section key, so that one without a screen yet says so instead of doing nothing
         *[Binding(key, f"section('{mode}')", title if mode in AVAILABLE else f"{title} (not available yet)",
-                  show=False) for key, mode, title in SECTIONS],
+                  show=False, id=f"app.{mode}") for key, mode, title in SECTIONS],
         Binding("colon", "jump", "Jump", key_display=":"),
         Binding("question_mark,f1", "help", "Help", key_display="?"),
         Binding("E", "environments", "Env"),
+        Binding("exclamation_mark", "alerts", "Alerts", key_display="!", show=False),
         Binding("q", "quit", "Quit", show=False),
-    ]
+    ])
     CSS = """
     ModalScreen { background: $background 60%; }
     """
 
     environment: reactive[str] = reactive("default")
+    open_alerts: reactive[int] = reactive(0)  # kept by the alert watcher; the sub-title shows it
 
     def __init__(self, hub: ServiceHub | None = None, *, initial: str = "drift") -> None:
         super().__init__()
@@ -80,14 +90,35 @@ class DriftmgrApp(App[None]):
         self.initial = initial if initial in AVAILABLE else "drift"
         self.set_reactive(DriftmgrApp.environment, self.hub.environment)
         self.theme = pick_theme()
+        self.alert_watch = AlertWatch(self)
+        self._return_mode = "drift" if self.initial == "alerts" else self.initial  # where ! leaves alerts for
 
     def on_mount(self) -> None:
+        self.apply_keymap()
         self._update_subtitle()
         self.switch_mode(self.initial)
+        self.alert_watch.start()
+
+    def on_unmount(self) -> None:
+        self.alert_watch.stop()
+
+    def apply_keymap(self) -> None:
+        """The config file's ``[keys]``: bindings rebound by id (``drift.rescan``, ``app.help``)."""
+        from driftmgr_tui.core.errors import DriftmgrError
+
+        try:
+            self.set_keymap(dict(self.hub.settings.keys))
+        except DriftmgrError as exc:  # a broken config file: the sections say so when they load
+            self.log.warning(f"keymap not applied: {exc}")
 
     def _update_subtitle(self) -> None:
         badge = " · READ-ONLY" if self.read_only else ""
-        self.sub_title = f"env {self.environment}{badge}"
+        n = self.open_alerts
+        alerts = f" · {n} open alert{'s' if n != 1 else ''}" if n else ""
+        self.sub_title = f"env {self.environment}{alerts}{badge}"
+
+    def watch_open_alerts(self, _count: int) -> None:
+        self._update_subtitle()
 
     def watch_environment(self, name: str) -> None:
         self.hub.environment = name
@@ -110,7 +141,7 @@ class DriftmgrApp(App[None]):
     def action_jump(self) -> None:
         from driftmgr_tui.screens.jump import JumpScreen
 
-        words = [mode for _k, mode, _t in SECTIONS if mode in AVAILABLE]
+        words = [mode for _k, mode, _t in SECTIONS if mode in AVAILABLE] + ["alerts"]
         words += [f"env {name}" for name in self.hub.environments()] + ["help", "quit"]
         self.push_screen(JumpScreen(words), self._jump_to)
 
@@ -122,6 +153,9 @@ class DriftmgrApp(App[None]):
         modes = {mode: mode for _k, mode, _t in SECTIONS} | {key: mode for key, mode, _t in SECTIONS}
         if word in modes:
             self.action_section(modes[word])
+        elif word in ("alerts", "!"):
+            if self.current_mode != "alerts":
+                self.action_alerts()
         elif word in ("env", "environment") and rest.strip():
             self.switch_environment(rest.strip())
         elif word in ("help", "?"):
@@ -132,6 +166,14 @@ class DriftmgrApp(App[None]):
             self.notify(f"unknown: {text} (sections: "
                         f"{', '.join(m for _k, m, _t in SECTIONS if m in AVAILABLE)}, env NAME, help, quit)",
                         severity="warning")
+
+    def action_alerts(self) -> None:
+        """``!``: the alert list; there, ``!`` or ``esc`` goes back to the section it was opened from."""
+        if self.current_mode == "alerts":
+            self.switch_mode(self._return_mode)
+            return
+        self._return_mode = self.current_mode
+        self.switch_mode("alerts")
 
     def action_environments(self) -> None:
         from driftmgr_tui.screens.jump import EnvironmentScreen
@@ -153,6 +195,14 @@ class DriftmgrApp(App[None]):
         self.switch_mode("state")
         self.screen.call_after_refresh(getattr(self.screen, "reveal_address", lambda _l, _a: None),
                                        location, address)
+
+    def open_discovery_run(self, run_id: int) -> None:
+        self.switch_mode("discovery")
+        self.screen.call_after_refresh(getattr(self.screen, "select_run", lambda _r: None), run_id)
+
+    def open_plan(self, plan_id: int) -> None:
+        self.switch_mode("remediation")
+        self.screen.call_after_refresh(getattr(self.screen, "select_plan", lambda _p: None), plan_id)
 
     # -- errors ----------------------------------------------------------------------------------------
     def show_error(self, title: str, error: BaseException | str) -> None:

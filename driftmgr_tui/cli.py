@@ -7,11 +7,14 @@ import click
 from driftmgr_tui import __version__
 from driftmgr_tui.commands.alerts import alerts_group, watch_cmd
 from driftmgr_tui.commands.audit import audit_group
+from driftmgr_tui.commands.config import config_group
 from driftmgr_tui.commands.demo import demo_cmd
 from driftmgr_tui.commands.discover import discover_group
 from driftmgr_tui.commands.drift import drift_group, scan_cmd
+from driftmgr_tui.commands.metrics import metrics_cmd
 from driftmgr_tui.commands.remediate import remediate_group
 from driftmgr_tui.commands.state import state_group
+from driftmgr_tui.commands.web import web_cmd
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
 
@@ -41,8 +44,9 @@ def cli(ctx: click.Context, verbose: int) -> None:
 @click.option("--env", "env_name", metavar="NAME", help="The environment to show (default: 'default').")
 @click.option("--read-only", is_flag=True, help="Hide and disable every action that changes a state, a file or "
                                                 "the cloud (for browsing production safely).")
-@click.option("--section", type=click.Choice(["drift", "state"]), default="drift", show_default=True,
-              help="The section to open first.")
+@click.option("--section", type=click.Choice(["drift", "remediation", "state", "discovery", "config", "metrics",
+                                              "alerts"]), default="drift",
+              show_default=True, help="The section to open first.")
 def tui_cmd(env_name: str | None = None, read_only: bool = False, section: str = "drift") -> None:
     """The terminal UI: keys 1-6 switch sections, ':' jumps, ctrl+p searches, '?' lists the keys."""
     from driftmgr_tui.app import run_app
@@ -73,9 +77,12 @@ cli.add_command(drift_group)
 cli.add_command(scan_cmd)
 cli.add_command(remediate_group)
 cli.add_command(audit_group)
+cli.add_command(config_group)
 cli.add_command(demo_cmd)
 cli.add_command(alerts_group)
 cli.add_command(watch_cmd)
+cli.add_command(metrics_cmd)
+cli.add_command(web_cmd)
 
 
 def main() -> None:

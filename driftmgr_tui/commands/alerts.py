@@ -17,8 +17,15 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
+from driftmgr_tui.alerts.view import describe_condition
 from driftmgr_tui.commands.common import emit_json, err, handle_errors, out
-from driftmgr_tui.commands.drift import environment_options, run_scan, scan_options, scan_spec
+from driftmgr_tui.commands.drift import (
+    ScanNotFinished,
+    environment_options,
+    run_scan,
+    scan_options,
+    scan_spec,
+)
 from driftmgr_tui.commands.drift_output import SEVERITY_STYLE
 from driftmgr_tui.core.errors import DriftmgrError, UsageError
 from driftmgr_tui.core.settings import parse_duration
@@ -114,7 +121,8 @@ def rule_list_cmd(env_name, as_json) -> None:
     for column in ("ID", "NAME", "ENV", "CONDITION", "CHANNELS", "ENABLED"):
         table.add_column(column, justify="right" if column == "ID" else "left", overflow="fold")
     for r in rules:
-        table.add_row(str(r["id"]), escape(r["name"]), escape(r["environment"] or "all"), escape(condition_of(r)),
+        table.add_row(str(r["id"]), escape(r["name"]), escape(r["environment"] or "all"),
+                      escape(describe_condition(r)),
                       ", ".join(r["channels"]), "yes" if r["enabled"] else "[dim]no[/]")
     out.print(table)
 
@@ -214,20 +222,9 @@ def test_cmd(rule_id, as_json) -> None:
     sys.exit(0 if result["ok"] else 1)
 
 
-def condition_of(rule: dict[str, Any]) -> str:
-    what = f"{rule['drift_kind']} " if rule.get("drift_kind") else ""
-    if rule["kind"] == "drift_count":
-        return f"more than {rule['threshold']:g} {what or 'drifted '}items"
-    if rule["kind"] == "severity":
-        return f"any {what}item at {rule['severity']} or above"
-    if rule["kind"] == "coverage":
-        return f"coverage below {rule['threshold']:g}%"
-    return "a discovery run failed, was partial or cancelled"
-
-
 def describe_rule(rule: dict[str, Any]) -> str:
     scope = rule["environment"] or "every environment"
-    return f"{rule['name']}: {condition_of(rule)} in {scope} -> {', '.join(rule['channels'])}"
+    return f"{rule['name']}: {describe_condition(rule)} in {scope} -> {', '.join(rule['channels'])}"
 
 
 def _when(iso: str | None) -> str:
@@ -308,12 +305,10 @@ class Watcher:
         try:
             outcome = run_scan(self.drift, self.spec, ignore_file=self.ignore_file, config_drift=self.config_drift,
                                show_progress=False)
-        except SystemExit as exc:  # run_scan ends the command when discovery did not finish
+        except ScanNotFinished as exc:  # discovery did not finish: nothing was compared
             if self.stop.is_set():  # Ctrl-C or SIGTERM cancelled the discovery run
                 raise KeyboardInterrupt from None
-            run = self._new_run(before)
-            error = (run.error if run is not None else None) or f"the scan ended with exit code {exc.code}"
-            self._failed(run, error, name)
+            self._failed(exc.run, exc.run.error or exc.message, name)
             return 2
         except DriftmgrError as exc:
             self._failed(self._new_run(before), exc.message, name)

@@ -8,6 +8,8 @@ The same models and migrations serve both.
   an OS file lock next to the SQLite file, or a PostgreSQL advisory lock.
 - Any failure to open or upgrade the database is a :class:`DatabaseError` carrying the redacted URL and the
   reason, never a raw SQLAlchemy traceback.
+- A PostgreSQL password can live in the OS keyring (``[database] password_secret``): it is read when the
+  engine is built and handed to the driver as a connection argument, so it is in no URL, message or log.
 """
 
 from __future__ import annotations
@@ -132,7 +134,7 @@ def _on_sqlite_connect(dbapi_connection, _record) -> None:  # type: ignore[no-un
         cursor.close()
 
 
-def _build_engine(url: str) -> Engine:
+def _build_engine(url: str, password: str | None = None) -> Engine:
     parsed = _parse_url(url)
     if parsed.get_backend_name() == "sqlite":
         path = _sqlite_path(parsed)
@@ -149,18 +151,22 @@ def _build_engine(url: str) -> Engine:
             )
         event.listen(engine, "connect", _on_sqlite_connect)
         return engine
-    connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": POSTGRES_CONNECT_TIMEOUT}
+    connect_args: dict[str, object] = (
+        {} if "connect_timeout" in parsed.query else {"connect_timeout": POSTGRES_CONNECT_TIMEOUT})
+    if password is not None:
+        connect_args["password"] = password
     return create_engine(parsed, connect_args=connect_args, pool_pre_ping=True)
 
 
-def engine_for_url(url: str) -> Engine:
-    """The process-wide engine for ``url`` (created on first use). Raises DatabaseError for a bad URL."""
+def engine_for_url(url: str, *, password: str | None = None) -> Engine:
+    """The process-wide engine for ``url`` (created on first use). Raises DatabaseError for a bad URL.
+    ``password`` (from the keyring) is given to a PostgreSQL driver; it never becomes part of the URL."""
     key = normalize_db_url(url)
     with _engines_lock:
         engine = _engines.get(key)
         if engine is None:
             try:
-                engine = _build_engine(url)
+                engine = _build_engine(url, password)
             except DatabaseError:
                 raise
             except Exception as e:  # no SQLAlchemy/driver traceback ever reaches the user
@@ -169,9 +175,36 @@ def engine_for_url(url: str) -> Engine:
         return engine
 
 
+def database_password(settings: Settings) -> str | None:
+    """The PostgreSQL password kept in the keyring (``[database] password_secret``), for a URL without one.
+    A reference the keyring cannot resolve is a DatabaseError saying which and how to fix it."""
+    ref = settings.db_password_ref
+    url = settings.db_url
+    if not ref or not normalize_db_url(url).startswith("postgresql+psycopg://"):
+        return None
+    parsed = _parse_url(url)
+    if parsed.password is not None or "password" in parsed.query:
+        return None  # the URL (DRIFTMGR_DB_URL) brings its own
+    from driftmgr_tui.core.secrets import get_secret
+
+    try:
+        return get_secret(ref, settings=settings)
+    except DriftmgrError as e:
+        raise DatabaseError(url, f"its password ({ref}) cannot be read: {e.message}", hint=e.hint) from None
+
+
+def _engine_for_settings(settings: Settings) -> Engine:
+    key = normalize_db_url(settings.db_url)
+    with _engines_lock:
+        engine = _engines.get(key)
+    if engine is not None:
+        return engine
+    return engine_for_url(settings.db_url, password=database_password(settings))
+
+
 def get_engine(settings: Settings | None = None) -> Engine:
     """The engine for ``settings.db_url`` (default: :func:`load_settings`), cached per URL."""
-    return engine_for_url((settings or load_settings()).db_url)
+    return _engine_for_settings(settings or load_settings())
 
 
 def dispose_engine(url: str) -> None:
@@ -299,8 +332,9 @@ def migrate(engine: Engine) -> None:
 
 def open_database(settings: Settings | None = None) -> Engine:
     """The engine for the configured database, with the schema upgraded (once per process and URL)."""
-    db_url = (settings or load_settings()).db_url
-    engine = engine_for_url(db_url)
+    settings = settings or load_settings()
+    db_url = settings.db_url
+    engine = _engine_for_settings(settings)
     key = normalize_db_url(db_url)
     if key not in _migrated:
         with _open_lock:

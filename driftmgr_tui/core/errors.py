@@ -34,9 +34,19 @@ class UsageError(DriftmgrError):
 
 
 class ConfigError(DriftmgrError):
-    """A configuration file or setting is invalid."""
+    """A configuration file or setting is invalid.
+
+    ``field`` is the dotted key at fault (``environments.prod.regions``, ``keys.drift.rescan``) when one is,
+    and ``detail`` what is wrong with it, without the file name: what a form shows under the field.
+    """
 
     exit_code = 2
+
+    def __init__(self, message: str, *, hint: str | None = None, field: str | None = None,
+                 detail: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.field = field
+        self.detail = detail or message
 
 
 class StateFormatError(DriftmgrError):

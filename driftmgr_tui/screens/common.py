@@ -3,6 +3,8 @@ traceback), and the small modal screens of the shell (error, help, confirm, type
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from rich.markup import escape
@@ -24,11 +26,27 @@ def describe_error(error: BaseException) -> tuple[str, str]:
     return f"{type(error).__name__}: {error}", f"{type(error).__name__}: {error}"
 
 
+def with_ids(section: str, bindings: Iterable[Binding | tuple[str, ...]]) -> list[Binding]:
+    """``bindings`` with the id ``SECTION.ACTION`` on each that has none: what ``[keys]`` rebinds."""
+    out = []
+    for binding in bindings:
+        if isinstance(binding, tuple):
+            binding = Binding(*binding)
+        out.append(binding if binding.id else dataclasses.replace(binding, id=f"{section}.{binding.action}"))
+    return out
+
+
 class SectionScreen(Screen):
-    """A section of the app. ``DESTRUCTIVE`` actions are hidden and disabled in read-only mode."""
+    """A section of the app. ``DESTRUCTIVE`` actions are hidden and disabled in read-only mode. Every binding
+    of a section gets the id ``SECTION.ACTION``, so the config file's ``[keys]`` can rebind it."""
 
     DESTRUCTIVE: ClassVar[frozenset[str]] = frozenset()
     SECTION: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        if cls.SECTION and "BINDINGS" in cls.__dict__:
+            cls.BINDINGS = with_ids(cls.SECTION, cls.__dict__["BINDINGS"])  # type: ignore[assignment]
+        super().__init_subclass__(**kwargs)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # False hides a destructive action from the footer and the help, and refuses it

@@ -9,6 +9,7 @@ remediation plan, and rescan (discovery + detection, a job with progress).
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, ClassVar
 
 from rich.markup import escape
@@ -206,7 +207,12 @@ class DriftScreen(SectionScreen):
             return
         item = items[0]
         timeline = hub.drift.item_timeline(item["fingerprint"], environment=self.app.environment)
-        self.app.call_from_thread(self.query_one(DriftDetail).show, item, timeline)
+        self.app.call_from_thread(self._show_loaded, item_id, item, timeline)
+
+    def _show_loaded(self, item_id: int, item: dict[str, Any], timeline: list[dict[str, Any]]) -> None:
+        # a load for an item the cursor has already left may finish after the newer one: drop it
+        if self._current_item_id() == item_id:
+            self.query_one(DriftDetail).show(item, timeline)
 
     def select_item(self, item_id: int) -> None:
         """Put the cursor on an item (from the command palette), clearing a filter that hides it; when the
@@ -370,7 +376,7 @@ class DriftScreen(SectionScreen):
         plan = hub.remediation.create_plan(spec, {**self.report, "items": items})
         self.app.call_from_thread(
             self.notify, f"remediation plan {plan['id']}: {len(plan['actions'])} action(s), risk {plan['risk']}; "
-                         f"review it with `driftmgr remediate show {plan['id']}`")
+                         f"review it in Remediation (key 2)")
         self.app.call_from_thread(self.query_one(ItemTable).clear_marks)
 
     # -- rescan ------------------------------------------------------------------------------------------------
@@ -410,6 +416,8 @@ class DriftScreen(SectionScreen):
             finally:
                 unsubscribe()
             if finished.status not in ("complete", "partial"):
+                with contextlib.suppress(Exception):  # the scan_failed rules hear of it; the modal says why
+                    hub.alerts.evaluate_run(finished, spec.name)
                 raise RuntimeError(f"discovery run {finished.id} {finished.status}: {finished.error or ''}")
             outcome = hub.drift.detect(spec, DetectOptions(run_ids=(finished.id,), loaded=loaded))
             summary = outcome.report["summary"]

@@ -105,10 +105,7 @@ class RunProvider(Provider):
             text = f"run {run.id} {run.provider} {run.status} {run.account or ''}".strip()
             score = matcher.match(text)
             if score > 0:
-                summary = (f"discovery run {run.id}: {run.status}, {run.provider} {run.account or ''}, "
-                           f"{run.resource_count} resources, {run.task_count} tasks"
-                           + (f", {run.failed_tasks} failed" if run.failed_tasks else ""))
-                yield Hit(score, matcher.highlight(text), partial(self.app.notify, summary),
+                yield Hit(score, matcher.highlight(text), partial(self.app.open_discovery_run, run.id),
                           help=f"{run.resource_count} resources, {len(run.regions)} region(s)")
 
 

@@ -14,6 +14,7 @@ see the same rows. What the service guarantees about the record:
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import Counter
@@ -125,6 +126,19 @@ class RunView:
         if with_tasks:
             data["tasks"] = [t.to_json() for t in self.tasks]
         return data
+
+
+@dataclass(frozen=True)
+class RegionProgress:
+    """How far a run has got in one region (an AWS region, ``global``, an Azure subscription or a Google scope):
+    its tasks, how many ended (succeeded, failed or cancelled), failed and are running, and what they found."""
+
+    region: str
+    total: int
+    done: int
+    failed: int
+    running: int
+    resources: int
 
 
 @dataclass(frozen=True)
@@ -468,6 +482,35 @@ class DiscoveryService:
                 for r in session.exec(query).all()
             ]
 
+    def progress(self, run_ids: Iterable[int]) -> dict[int, list[RegionProgress]]:
+        """Each run's tasks per region (sorted by region), read from the task rows, so a run going on in
+        another process is followed as closely as one in this process. A run not yet planned has none."""
+        ids = sorted(set(run_ids))
+        found: dict[int, dict[str, Counter[str]]] = {run_id: {} for run_id in ids}
+        if not ids:
+            return {}
+        with session_scope(self.engine) as session:
+            rows = session.execute(
+                select(DiscoveryTask.run_id, DiscoveryTask.region, DiscoveryTask.status, sa.func.count(),
+                       sa.func.sum(DiscoveryTask.resource_count))
+                .where(col(DiscoveryTask.run_id).in_(ids))
+                .group_by(col(DiscoveryTask.run_id), col(DiscoveryTask.region), col(DiscoveryTask.status))
+            ).all()
+        for run_id, region, status, count, resources in rows:
+            counts = found[run_id].setdefault(region, Counter())
+            counts[status] += int(count)
+            counts["total"] += int(count)
+            counts["resources"] += int(resources or 0)
+        return {
+            run_id: [
+                RegionProgress(region=region, total=c["total"],
+                               done=c["succeeded"] + c["failed"] + c["cancelled"], failed=c["failed"],
+                               running=c["running"], resources=c["resources"])
+                for region, c in sorted(regions.items())
+            ]
+            for run_id, regions in found.items()
+        }
+
     def type_counts(self, run_id: int) -> dict[str, int]:
         with session_scope(self.engine) as session:
             rows = session.execute(
@@ -475,6 +518,54 @@ class DiscoveryService:
                 .where(col(CloudResource.run_id) == run_id).group_by(col(CloudResource.terraform_type))
             ).all()
         return dict(sorted((t, int(n)) for t, n in rows))
+
+
+_AWS_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+")
+_GUID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
+_GCP_SCOPE = re.compile(r"(projects/)?[a-z][a-z0-9-]{4,28}[a-z0-9]|(folders|organizations)/\d+")
+
+
+def scope_problems(scope: Scope, *, known_types: Iterable[str] | None = None) -> dict[str, str]:
+    """What is wrong with ``scope`` before it is started, by field (``provider``, ``regions``, ``profile``,
+    ``role_arn``, ``subscriptions``, ``projects``, ``types``), one message each; empty when it may start.
+    ``known_types`` are the provider's Terraform types (default: the registry's). Checks the form only:
+    whether the cloud knows the region or grants the role is for the run to find out."""
+    problems: dict[str, str] = {}
+    if scope.provider not in ("aws", "azure", "gcp"):
+        return {"provider": f"unknown provider {scope.provider!r}: choose aws, azure or gcp"}
+    for key, owner in (("regions", "aws"), ("profile", "aws"), ("role_arn", "aws"), ("subscriptions", "azure"),
+                       ("projects", "gcp")):
+        if getattr(scope, key) and scope.provider != owner:
+            problems[key] = f"{key.replace('_', ' ')}: for {owner} discovery only"
+    if scope.provider == "aws":
+        bad = [r for r in scope.regions if r != "all" and not _AWS_REGION.fullmatch(r)]
+        if bad:
+            problems["regions"] = f"{bad[0]!r} is not an AWS region name (like eu-west-1), nor 'all'"
+        elif "all" in scope.regions and len(scope.regions) > 1:
+            problems["regions"] = "'all' already means every enabled region: give it alone"
+        if scope.profile and any(c.isspace() for c in scope.profile):
+            problems["profile"] = f"{scope.profile!r}: a profile name has no spaces"
+        if scope.role_arn and not _ROLE_ARN.fullmatch(scope.role_arn):
+            problems["role_arn"] = (f"{scope.role_arn!r} is not a role ARN "
+                                    "(arn:aws:iam::123456789012:role/NAME)")
+    bad = [s for s in scope.subscriptions if not _GUID.fullmatch(s)]
+    if bad and scope.provider == "azure":
+        problems["subscriptions"] = (f"{bad[0]!r} is not a subscription id "
+                                     "(00000000-0000-0000-0000-000000000000)")
+    bad = [p for p in scope.projects if not _GCP_SCOPE.fullmatch(p)]
+    if bad and scope.provider == "gcp":
+        problems["projects"] = f"{bad[0]!r} is not a project id, projects/ID, folders/NUMBER or organizations/NUMBER"
+    if scope.types:
+        if known_types is None:
+            from driftmgr_tui.discovery.registry import registry
+
+            known_types = registry().terraform_types(scope.provider)
+        known = set(known_types)
+        unknown = [t for t in scope.types if t not in known]
+        if unknown:
+            problems["types"] = f"{scope.provider} discovery does not know {', '.join(unknown)}"
+    return problems
 
 
 def _run_status(outcomes: list[TaskOutcome], cancelled: bool) -> str:

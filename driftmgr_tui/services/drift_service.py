@@ -81,10 +81,11 @@ class DetectOutcome:
 
 class DriftService(ServiceBase):
     def __init__(self, settings: Settings | None = None, engine: Engine | None = None,
-                 state_service: StateService | None = None) -> None:
+                 state_service: StateService | None = None, bus: Any = None) -> None:
         self._settings = settings
         self._engine = engine
         self._states = state_service
+        self._bus = bus  # alert events of detect() go here (the TUI subscribes to its hub's bus)
 
     @property
     def state_service(self) -> StateService:
@@ -182,7 +183,7 @@ class DriftService(ServiceBase):
         try:
             from driftmgr_tui.services.alert_service import AlertService
 
-            AlertService(self.settings, self.engine).evaluate_report(report)
+            AlertService(self.settings, self.engine, self.bus).evaluate_report(report)
         except Exception as exc:  # alerting never fails a detection that is already saved
             import logging
 

@@ -24,6 +24,24 @@ class ServiceHub:
         return self._settings or load_settings()
 
     @cached_property
+    def config(self) -> Any:
+        from driftmgr_tui.services.config_service import ConfigService
+
+        return ConfigService(self.settings)
+
+    def reload_settings(self) -> Settings:
+        """Read the config file again (the config editor saved it): every service is made again on next use
+        with the new settings; the database engine and the event bus stay (a new database needs a restart).
+        ConfigError, and nothing changed, when the file is invalid."""
+        fresh = load_settings()
+        keep = ("engine", "bus")
+        for name, member in type(self).__dict__.items():
+            if isinstance(member, cached_property) and name not in keep:
+                self.__dict__.pop(name, None)
+        self._settings = fresh
+        return fresh
+
+    @cached_property
     def engine(self) -> Any:
         from driftmgr_tui.core.db import open_database
 
@@ -36,22 +54,43 @@ class ServiceHub:
         return StateService(self.settings)
 
     @cached_property
+    def bus(self) -> Any:
+        """The one event bus of the hub's services: the sections and the alert watcher listen here (and poll
+        what other processes persisted)."""
+        from driftmgr_tui.core.events import EventBus
+
+        return EventBus(self.engine)
+
+    @cached_property
     def drift(self) -> Any:
         from driftmgr_tui.services.drift_service import DriftService
 
-        return DriftService(self.settings, self.engine, self.state)
+        return DriftService(self.settings, self.engine, self.state, bus=self.bus)
+
+    @cached_property
+    def alerts(self) -> Any:
+        from driftmgr_tui.services.alert_service import AlertService
+
+        return AlertService(self.settings, self.engine, self.bus)
 
     @cached_property
     def remediation(self) -> Any:
         from driftmgr_tui.services.remediation_service import RemediationService
 
-        return RemediationService(settings=self.settings, engine=self.engine, state_service=self.state)
+        return RemediationService(settings=self.settings, engine=self.engine, state_service=self.state,
+                                  bus=self.bus)
 
     @cached_property
     def discovery(self) -> Any:
         from driftmgr_tui.services.discovery_service import DiscoveryService
 
-        return DiscoveryService(settings=self.settings, engine=self.engine)
+        return DiscoveryService(settings=self.settings, engine=self.engine, bus=self.bus)
+
+    @cached_property
+    def metrics(self) -> Any:
+        from driftmgr_tui.services.metrics_service import MetricsService
+
+        return MetricsService(self.settings, self.engine)
 
     # -- environments ------------------------------------------------------------------------------------
     def environments(self) -> list[str]:

@@ -313,7 +313,7 @@ class RemediationService(ServiceBase):
         if unknown:
             raise UsageError(f"plan {plan.id} has no action {', '.join(map(str, unknown))} "
                              f"(actions 1-{len(actions)})")
-        actor = actor or self.settings.approver or current_actor()
+        actor = actor or self.approver()
         needed = 2 if self.settings.four_eyes else 1
         approvers = self._approvers(plan.id)
         notes: list[str] = []
@@ -379,6 +379,10 @@ class RemediationService(ServiceBase):
         result = self.get_plan(plan.id)
         result["notes"] = notes
         return result
+
+    def approver(self) -> str:
+        """The name this process's approvals are recorded under: ``[remediation] approver``, else ``user@host``."""
+        return self.settings.approver or current_actor()
 
     def _approvers(self, plan_id: int) -> dict[int, list[str]]:
         """action id -> who approved it (in order)."""

@@ -466,8 +466,8 @@ def test_marked_items_go_to_a_new_remediation_plan(explorer: Explorer) -> None:
                       for a in plan["actions"]) == sorted((kind, rtype, rid, target)
                                                           for _sev, kind, rtype, rid, target, *_ in marked)
         assert {a["state"] for a in plan["actions"] if a["kind"] != "unmanaged"} == {str(explorer.path)}
-        assert notes == [f"remediation plan {plan['id']}: 3 action(s), risk {plan['risk']}; review it with "
-                         f"`driftmgr remediate show {plan['id']}`"]
+        assert notes == [f"remediation plan {plan['id']}: 3 action(s), risk {plan['risk']}; review it in "
+                         "Remediation (key 2)"]
         assert table.marked == frozenset() and "marked" not in status(screen)
 
         await cursor_to(pilot, "acme-prod-logs")  # nothing marked: the item under the cursor

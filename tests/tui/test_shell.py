@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
-from textual.widgets import Button, Input, Label, OptionList, Static
+from textual.widgets import Button, DataTable, Input, Label, OptionList, Static
 from textual.widgets._footer import FooterKey
 
 from driftmgr_tui.app import DriftmgrApp, pick_theme
@@ -20,9 +20,13 @@ from driftmgr_tui.core.models import DiscoveryRun
 from driftmgr_tui.core.settings import load_settings
 from driftmgr_tui.drift.model import MISSING
 from driftmgr_tui.screens.common import ErrorScreen, HelpScreen
+from driftmgr_tui.screens.config import ConfigScreen
+from driftmgr_tui.screens.discovery import DiscoveryScreen
 from driftmgr_tui.screens.drift import DriftScreen
 from driftmgr_tui.screens.drift_modals import FacetScreen
 from driftmgr_tui.screens.jump import EnvironmentScreen, JumpScreen
+from driftmgr_tui.screens.metrics import MetricsScreen
+from driftmgr_tui.screens.remediation import RemediationScreen
 from driftmgr_tui.screens.state import StateScreen
 from driftmgr_tui.services.hub import ServiceHub
 from tests.tui.pilot import drive, notes_of, settle
@@ -77,7 +81,7 @@ async def jump(pilot: Pilot[Any], text: str, *, keys: bool = False) -> None:
 
 
 # -- sections -----------------------------------------------------------------------------------------------
-def test_keys_switch_sections_and_unavailable_ones_only_say_so(explorer: Explorer) -> None:
+def test_keys_switch_sections_and_each_keeps_its_screen(explorer: Explorer) -> None:
     async def scenario(pilot: Pilot[Any]) -> None:
         app = pilot.app
         drift = app.screen
@@ -89,12 +93,16 @@ def test_keys_switch_sections_and_unavailable_ones_only_say_so(explorer: Explore
         await settle(pilot)
         assert app.screen is drift  # the same screen, as it was left
 
-        notes = notes_of(app)
-        await pilot.press("2", "4", "5", "6")
+        screens = {}
+        for key, mode, screen in (("2", "remediation", RemediationScreen), ("4", "discovery", DiscoveryScreen),
+                                  ("5", "config", ConfigScreen), ("6", "metrics", MetricsScreen)):
+            await pilot.press(key)
+            await settle(pilot)
+            assert isinstance(app.screen, screen) and app.current_mode == mode
+            screens[key] = app.screen
+        await pilot.press("1", "2")
         await settle(pilot)
-        assert app.screen is drift and app.current_mode == "drift"
-        assert notes == [f"the {name} section is not available yet"
-                         for name in ("remediation", "discovery", "config", "metrics")]
+        assert app.screen is screens["2"]
 
     drive(explorer.app(), scenario)
 
@@ -104,7 +112,8 @@ def test_jump_bar_goes_to_sections_environments_help_and_quits(explorer: Explore
         app = pilot.app
         await pilot.press("colon")
         hint = str(app.screen.query_one("#jump-hint", Label).render())
-        assert hint == "drift  state  env other  env test  help  quit"
+        assert hint == ("drift  remediation  state  discovery  config  metrics  alerts  env other  env test  "
+                        "help  quit")
         await pilot.press("escape")
         assert isinstance(app.screen, DriftScreen)
 
@@ -124,10 +133,11 @@ def test_jump_bar_goes_to_sections_environments_help_and_quits(explorer: Explore
 
         notes = notes_of(app)
         await jump(pilot, "nonsense here")
-        assert notes == ["unknown: nonsense here (sections: drift, state, env NAME, help, quit)"]
+        assert notes == ["unknown: nonsense here (sections: drift, remediation, state, discovery, config, metrics, "
+                         "env NAME, help, quit)"]
         await jump(pilot, "remediation")
-        assert notes[-1] == "the remediation section is not available yet"
-        assert isinstance(app.screen, DriftScreen)
+        assert isinstance(app.screen, RemediationScreen)
+        await jump(pilot, "drift")
 
         await jump(pilot, "help")
         assert isinstance(app.screen, HelpScreen)
@@ -243,7 +253,7 @@ def test_palette_switches_the_environment(explorer: Explorer) -> None:
     drive(explorer.app(), scenario)
 
 
-def test_palette_shows_a_discovery_run(explorer: Explorer) -> None:
+def test_palette_opens_a_discovery_run_in_its_section(explorer: Explorer) -> None:
     with session_scope(open_database(load_settings())) as session:
         run = DiscoveryRun(provider="aws", status="partial", account="123456789012", regions='["eu-west-1"]',
                            task_count=24, failed_tasks=2, resource_count=310)
@@ -252,13 +262,14 @@ def test_palette_shows_a_discovery_run(explorer: Explorer) -> None:
         run_id = run.id
 
     async def scenario(pilot: Pilot[Any]) -> None:
-        notes = notes_of(pilot.app)
         hits = await palette(pilot, f"run {run_id} aws")
         assert hits == [f"run {run_id} aws partial 123456789012\n310 resources, 1 region(s)"]
         await pilot.press("enter")
         await settle(pilot)
-        assert isinstance(pilot.app.screen, DriftScreen)
-        assert notes == [f"discovery run {run_id}: partial, aws 123456789012, 310 resources, 24 tasks, 2 failed"]
+        screen = pilot.app.screen
+        assert isinstance(screen, DiscoveryScreen)
+        runs = screen.query_one("#runs", DataTable)
+        assert runs.coordinate_to_cell_key(runs.cursor_coordinate).row_key.value == str(run_id)
 
     drive(explorer.app(), scenario)
 
