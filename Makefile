@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run tour test lint bench clean venv lock
+.PHONY: run tour test lint bench clean venv lock screenshots
 
 venv: $(STAMP)
 
@@ -33,12 +33,15 @@ tour: $(STAMP)
 	@bash examples/run-example.sh
 
 test: $(STAMP)
-	$(BIN)/ruff check driftmgr_tui tests benchmarks
+	$(BIN)/ruff check driftmgr_tui tests benchmarks scripts
 	$(BIN)/python -m pytest -n auto -p no:cacheprovider
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks state
 	$(BIN)/python -m benchmarks discovery
+
+screenshots: $(STAMP)
+	$(BIN)/python scripts/capture_screens.py
 
 clean:
 	rm -rf $(VENV)

@@ -67,9 +67,7 @@ class DriftmgrApp(App[None]):
     COMMANDS = App.COMMANDS | set(PALETTE_PROVIDERS)
     # ids app.ACTION (app.drift for a section key): the config file's [keys] rebinds them
     BINDINGS: ClassVar[list[Any]] = with_ids("app", [
-        # every section key, so that one without a screen yet says so instead of doing nothing
-        *[Binding(key, f"section('{mode}')", title if mode in AVAILABLE else f"{title} (not available yet)",
-                  show=False, id=f"app.{mode}") for key, mode, title in SECTIONS],
+        *[Binding(key, f"section('{mode}')", title, show=False, id=f"app.{mode}") for key, mode, title in SECTIONS],
         Binding("colon", "jump", "Jump", key_display=":"),
         Binding("question_mark,f1", "help", "Help", key_display="?"),
         Binding("E", "environments", "Env"),
@@ -126,9 +124,6 @@ class DriftmgrApp(App[None]):
 
     # -- navigation ------------------------------------------------------------------------------------
     def action_section(self, mode: str) -> None:
-        if mode not in AVAILABLE:
-            self.notify(f"the {mode} section is not available yet", severity="warning")
-            return
         self.switch_mode(mode)
 
     def action_help(self) -> None:

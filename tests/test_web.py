@@ -158,7 +158,7 @@ def test_the_session_command_is_this_interpreter_with_the_options_quoted() -> No
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--section", "nowhere"], "unknown section 'nowhere': choose drift, state"),
+    (["--section", "nowhere"], "unknown section 'nowhere': choose drift, remediation, state, discovery, config, metrics, alerts"),
     (["--public-url", "ftp://x"], "--public-url 'ftp://x': expected http://HOST[:PORT] or https://HOST[:PORT]"),
     (["--public-url", "https://x/app"], "give the scheme, host and port only"),
     (["--host", " "], "--host is empty"),

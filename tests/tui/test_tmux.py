@@ -87,8 +87,8 @@ def test_demo_opens_the_explorer_filters_switches_to_state_and_cleans_up(pane: P
     pane.wait_for(lambda s: "Keys of" not in s, "the help screen to close")
 
     pane.keys("3")
-    screen = pane.wait_for(lambda s: "terraform.tfstate" in s and "module.network" in s, "the state browser")
-    assert "instances" in screen
+    screen = pane.wait_for(lambda s: "driftmgr · State" in s and "instances" in s, "the state browser")
+    assert "terraform.tfstate" in screen and "module.network" in screen
 
     pane.keys("q")
     screen = pane.wait_for(lambda s: "DEMO-EXITED" in s, "the demo to end", timeout=60)
