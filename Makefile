@@ -34,7 +34,7 @@ tour: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check driftmgr_tui tests benchmarks scripts
-	$(BIN)/python -m pytest -n auto -p no:cacheprovider
+	$(BIN)/python -m pytest -n auto -p no:cacheprovider --durations=15
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks state
