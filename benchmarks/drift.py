@@ -20,10 +20,9 @@ import platform
 import random
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import Any
 
+from benchmarks.timing import best_of
 from driftmgr_tui.discovery.model import TAGS_KNOWN
 from driftmgr_tui.drift.ignore import IgnoreMatcher, parse_driftignore
 from driftmgr_tui.drift.matcher import Evaluation, detect, nested_loop_detect
@@ -120,15 +119,6 @@ def evaluation() -> Evaluation:
     return ev
 
 
-def _best(func: Any, repeat: int) -> tuple[float, Any]:
-    best, value = float("inf"), None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        value = func()
-        best = min(best, time.perf_counter() - start)
-    return best, value
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks drift", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -141,11 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     instances, cloud = build(args.instances)
     ev = evaluation()
     ignore = IgnoreMatcher(parse_driftignore("aws_s3_bucket.scratch-*\naws_instance.*.tags.LastPatched\n"))
-    t_detect, result = _best(lambda: detect(instances, cloud, ev, ignore=ignore), args.repeat)
+    t_detect, result = best_of(lambda: detect(instances, cloud, ev, ignore=ignore), args.repeat)
 
     sub_i, sub_c = build(args.subset, seed=11)
-    t_naive, naive = _best(lambda: nested_loop_detect(sub_i, sub_c), 1)
-    t_sub, sub_result = _best(lambda: detect(sub_i, sub_c, ev), args.repeat)
+    t_naive, naive = best_of(lambda: nested_loop_detect(sub_i, sub_c), 1)
+    t_sub, sub_result = best_of(lambda: detect(sub_i, sub_c, ev), args.repeat)
     assert (sub_result.managed, sub_result.missing, sub_result.unmanaged) == naive, "engines disagree"
 
     from driftmgr_tui.core.db import open_database
@@ -157,8 +147,8 @@ def main(argv: list[str] | None = None) -> int:
                             db_url=f"sqlite:///{Path(tmp) / 'bench.db'}")
         engine = open_database(settings)
         meta = ReportMeta(environment="bench", engine="native")
-        t_first, _ = _best(lambda: save_report(engine, result, meta), 1)
-        t_again, _ = _best(lambda: save_report(engine, result, meta), 1)  # every item persisting
+        t_first, _ = best_of(lambda: save_report(engine, result, meta), 1)
+        t_again, _ = best_of(lambda: save_report(engine, result, meta), 1)  # every item persisting
         engine.dispose()
 
     total = len(instances) + len(cloud)

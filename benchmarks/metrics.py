@@ -27,6 +27,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from benchmarks.timing import best_of
+
 SNAPSHOT_TARGET = 0.25
 NOW = datetime(2025, 6, 30, 12, 30, tzinfo=UTC)
 ENVIRONMENTS = ("prod", "staging", "dev", "qa", "sandbox")
@@ -226,15 +228,6 @@ def naive_snapshot(service: Any, environment: str | None, window: str, *, now: d
 # ------------------------------------------------------------------------------------------------ measuring
 
 
-def _best(func: Any, repeat: int) -> tuple[float, Any]:
-    best, value = float("inf"), None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        value = func()
-        best = min(best, time.perf_counter() - start)
-    return best, value
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks metrics", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -263,8 +256,8 @@ def main(argv: list[str] | None = None) -> int:
         service = MetricsService(settings, engine, clock=lambda: NOW)
         for window in WINDOWS:
             for environment in (None, "prod"):
-                t_sql, fast = _best(lambda w=window, e=environment: service.snapshot(e, w), args.repeat)
-                t_naive, slow = _best(lambda w=window, e=environment: naive_snapshot(service, e, w, now=NOW),
+                t_sql, fast = best_of(lambda w=window, e=environment: service.snapshot(e, w), args.repeat)
+                t_naive, slow = best_of(lambda w=window, e=environment: naive_snapshot(service, e, w, now=NOW),
                                       max(1, args.repeat // 2))
                 same = fast == slow
                 ok = ok and same and t_sql <= SNAPSHOT_TARGET

@@ -24,7 +24,8 @@ import pytest
 from click.testing import CliRunner
 
 from driftmgr_tui.cli import cli
-from driftmgr_tui.commands.web import is_loopback, tui_command
+from driftmgr_tui.commands.web import tui_command
+from driftmgr_tui.core.net import is_loopback_host
 
 
 def free_port() -> int:
@@ -145,9 +146,9 @@ def test_allow_remote_warns_and_serves(environment: str) -> None:
 
 def test_loopback_addresses() -> None:
     for host in ("127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost", "LOCALHOST", "localhost."):
-        assert is_loopback(host), host
+        assert is_loopback_host(host), host
     for host in ("0.0.0.0", "::", "10.0.0.1", "192.168.1.1", "example.com", "127.0.0.1.example.com", ""):
-        assert not is_loopback(host), host
+        assert not is_loopback_host(host), host
 
 
 def test_the_session_command_is_this_interpreter_with_the_options_quoted() -> None:

@@ -8,7 +8,6 @@ other address needs ``--allow-remote`` and prints a warning.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import shlex
 import sys
@@ -20,22 +19,12 @@ from rich.markup import escape
 
 from driftmgr_tui.commands.common import err, handle_errors, out
 from driftmgr_tui.core.errors import DriftmgrError, UsageError
+from driftmgr_tui.core.net import is_loopback_host
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 RISK = ("anyone who can reach {where} gets the terminal UI with your credentials: they can edit and remove "
         "resources from Terraform states, run remediation against the cloud and read what the states hold")
-
-
-def is_loopback(host: str) -> bool:
-    """``localhost``, 127.0.0.0/8 and ::1 (brackets allowed); every other name or address is not."""
-    host = host.strip().strip("[]").rstrip(".").lower()
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def url_host(host: str) -> str:
@@ -152,7 +141,7 @@ def web_cmd(host: str, port: int, env_name: str | None, read_only: bool, section
     if section not in sections:
         raise UsageError(f"unknown section {section!r}: choose {', '.join(sections)}")
     where = f"{url_host(host)}:{port}"
-    if not is_loopback(host):
+    if not is_loopback_host(host):
         if not allow_remote:
             raise UsageError(
                 f"refusing to listen on {host} without --allow-remote: {RISK.format(where=where)}",

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import ipaddress
 import json
 import os
 import threading
@@ -28,6 +27,7 @@ from urllib.parse import urlsplit
 
 from driftmgr_tui import __version__
 from driftmgr_tui.core.errors import DriftmgrError, ProviderAuthError, UsageError
+from driftmgr_tui.core.net import is_loopback_host
 from driftmgr_tui.core.redaction import redact_names
 from driftmgr_tui.discovery.azure.catalog import AZURE_TYPES, RESOURCE_GROUPS, RESOURCES, AzureType
 from driftmgr_tui.discovery.azure.ids import RESOURCE_GROUP_TYPE, ArmIdError, canonical_arm_id
@@ -240,7 +240,7 @@ class AzureAdapter(ProviderAdapter):
             return self._token
 
     def _scopes(self) -> list[str]:
-        if self.base_url == PUBLIC_ARM_ENDPOINT or _is_loopback(self.base_url):
+        if self.base_url == PUBLIC_ARM_ENDPOINT or is_loopback_host(urlsplit(self.base_url).hostname or ""):
             return [f"{PUBLIC_ARM_ENDPOINT}/.default"]
         return [f"{self.base_url}/.default"]  # sovereign clouds: the token audience is the ARM endpoint
 
@@ -368,23 +368,13 @@ def _plain_http_policy() -> Any:
     return AllowLoopbackHttp()
 
 
-def _is_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _check_endpoint(url: str) -> str:
     url = url.strip().rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise UsageError(f"azure: ARM endpoint {url!r} is not an http(s) URL",
                          hint=f"set {ENDPOINT_ENV} to e.g. {PUBLIC_ARM_ENDPOINT}")
-    if parts.scheme == "http" and not _is_loopback(url):
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname or ""):
         raise UsageError(f"azure: refusing to send Azure credentials over plain http to {parts.hostname}",
                          hint=f"use an https endpoint in {ENDPOINT_ENV} (plain http is for 127.0.0.1 only)")
     return url
