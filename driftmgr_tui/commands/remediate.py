@@ -13,7 +13,7 @@ from driftmgr_tui.commands.common import emit_json, err, handle_errors, out
 from driftmgr_tui.commands.drift import _service as _drift_service
 from driftmgr_tui.commands.drift import environment_options, run_scan, scan_options, scan_spec
 
-STATUS_STYLE = {"pending": "yellow", "approved": "green", "skipped": "dim", "running": "cyan",
+STATUS_STYLE = {"pending": "yellow", "approved": "green", "skipped": "dim", "rejected": "bold red", "running": "cyan",
                 "succeeded": "bold green", "failed": "bold red", "rolled_back": "magenta"}
 RISK_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "green"}
 
@@ -180,6 +180,17 @@ def approve_cmd(plan_id, actions, every, confirm, as_json) -> None:
 def skip_cmd(plan_id, actions, every, as_json) -> None:
     """Skip actions of a draft plan (they will not run)."""
     _decide(plan_id, actions, every, "skipped", None, as_json)
+
+
+@remediate_group.command("reject")
+@click.argument("plan_id")
+@click.argument("actions", nargs=-1, type=int)
+@click.option("--all", "every", is_flag=True, help="Every undecided action.")
+@click.option("--json", "as_json", is_flag=True)
+@handle_errors
+def reject_cmd(plan_id, actions, every, as_json) -> None:
+    """Reject actions of a draft plan: the plan cannot be applied until they are reset (or a new plan made)."""
+    _decide(plan_id, actions, every, "rejected", None, as_json)
 
 
 @remediate_group.command("reset")

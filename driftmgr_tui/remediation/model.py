@@ -2,10 +2,12 @@
 
 An action is one drift item with the strategy chosen for it::
 
-    pending -> approved | skipped -> running -> succeeded | failed -> rolled_back
+    pending -> approved | skipped | rejected;  approved -> running -> succeeded | failed -> rolled_back
 
 A decision can be changed (approved <-> skipped <-> pending) while the plan is a draft; nothing runs before
-it is applied, and a plan applies only when every action is decided and at least one is approved. A plan is
+it is applied, and a plan applies only when every action is decided and at least one is approved. A reviewer
+who rejects an action blocks the whole plan until the action is reset (to decide again) or a new plan is
+made: a rejection is an objection, not a skip. A plan is
 ``draft`` until applied, then ``applying`` -> ``applied`` | ``failed`` | ``cancelled``; ``rolled_back`` once
 what it executed was undone.
 """
@@ -17,17 +19,19 @@ from driftmgr_tui.core.errors import UsageError
 PENDING = "pending"
 APPROVED = "approved"
 SKIPPED = "skipped"
+REJECTED = "rejected"
 RUNNING = "running"
 SUCCEEDED = "succeeded"
 FAILED = "failed"
 ROLLED_BACK = "rolled_back"
-ACTION_STATUSES = (PENDING, APPROVED, SKIPPED, RUNNING, SUCCEEDED, FAILED, ROLLED_BACK)
+ACTION_STATUSES = (PENDING, APPROVED, SKIPPED, REJECTED, RUNNING, SUCCEEDED, FAILED, ROLLED_BACK)
 DECIDED = frozenset({APPROVED, SKIPPED})
 
 _MOVES: dict[str, frozenset[str]] = {
-    PENDING: frozenset({APPROVED, SKIPPED}),
-    APPROVED: frozenset({PENDING, SKIPPED, RUNNING}),
-    SKIPPED: frozenset({PENDING, APPROVED}),
+    PENDING: frozenset({APPROVED, SKIPPED, REJECTED}),
+    APPROVED: frozenset({PENDING, SKIPPED, REJECTED, RUNNING}),
+    SKIPPED: frozenset({PENDING, APPROVED, REJECTED}),
+    REJECTED: frozenset({PENDING}),
     RUNNING: frozenset({SUCCEEDED, FAILED}),
     SUCCEEDED: frozenset({ROLLED_BACK}),
     FAILED: frozenset({ROLLED_BACK}),

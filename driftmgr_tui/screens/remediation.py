@@ -2,8 +2,8 @@
 
 The plans of every environment, newest first (id, environment, created, status, approved/total, readiness),
 and the selected plan's actions (seq, kind, address, strategy, risk, approvals, status). ``enter`` steps
-through the actions one at a time with their full preview; ``a`` / ``s`` / ``x`` approve, skip or reset the
-highlighted action (a dangerous one is approved only with its resource id typed back, as ``remediate approve
+through the actions one at a time with their full preview; ``a`` / ``s`` / ``x`` / ``u`` approve, skip, reject
+(blocks the plan) or reset the highlighted action (a dangerous one is approved only with its resource id typed back, as ``remediate approve
 --confirm ID`` requires); ``p`` shows the dry run and, confirmed, executes the plan with its output streamed
 into a log; ``R`` rolls back what ran; ``t`` shows the audit trail. With ``[remediation] four_eyes`` on, an
 action needs approvals from two different users, and the service refuses a second approval by the same one.
@@ -46,13 +46,14 @@ class RemediationScreen(SectionScreen):
     TITLE = "driftmgr · Remediation"
     AUTO_FOCUS = "#actions"
     DESTRUCTIVE: ClassVar[frozenset[str]] = frozenset({
-        "approve", "skip", "reset", "approve_all", "skip_all", "apply", "cancel_apply", "rollback",
+        "approve", "skip", "reject", "reset", "approve_all", "skip_all", "apply", "cancel_apply", "rollback",
         "force_rollback"})
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
         Binding("enter", "step", "Step through", show=False),
         Binding("a", "approve", "Approve"),
         Binding("s", "skip", "Skip"),
-        Binding("x", "reset", "Reset"),
+        Binding("x", "reject", "Reject"),
+        Binding("u", "reset", "Reset", show=False),
         Binding("A", "approve_all", "Approve all"),
         Binding("S", "skip_all", "Skip all", show=False),
         Binding("p", "apply", "Apply"),
@@ -265,6 +266,11 @@ class RemediationScreen(SectionScreen):
         action = self._decision_target()
         if action is not None:
             self.request_decision(action, "skipped")
+
+    def action_reject(self) -> None:
+        action = self._decision_target()
+        if action is not None:
+            self.request_decision(action, "rejected")
 
     def action_reset(self) -> None:
         action = self._decision_target()

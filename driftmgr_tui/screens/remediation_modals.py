@@ -69,6 +69,8 @@ def readiness_label(plan: dict[str, Any]) -> str:
     counts: dict[str, int] = plan.get("counts") or {}
     if plan["status"] != "draft":
         return "-"
+    if counts.get("rejected"):
+        return f"{counts['rejected']} rejected"
     undecided = sum(n for status, n in counts.items() if status not in DECIDED)
     if undecided:
         return f"{undecided} undecided"
@@ -78,7 +80,7 @@ def readiness_label(plan: dict[str, Any]) -> str:
 def plan_row(plan: dict[str, Any]) -> tuple[str, ...]:
     counts: dict[str, int] = plan.get("counts") or {}
     total = sum(counts.values())
-    approved = total - counts.get("pending", 0) - counts.get("skipped", 0)
+    approved = total - counts.get("pending", 0) - counts.get("skipped", 0) - counts.get("rejected", 0)
     created = plan["created_at"].strftime("%Y-%m-%d %H:%M") if plan.get("created_at") else ""
     return (str(plan["id"]), plan["environment"], created, plan["status"], f"{approved}/{total}",
             readiness_label(plan))
@@ -130,13 +132,14 @@ class StepScreen(ReadOnlyAware):
 
     TITLE = "driftmgr · Remediation · step through"
     AUTO_FOCUS = "ActionPreview"
-    DESTRUCTIVE: ClassVar[frozenset[str]] = frozenset({"approve", "skip", "reset"})
+    DESTRUCTIVE: ClassVar[frozenset[str]] = frozenset({"approve", "skip", "reject", "reset"})
     BINDINGS: ClassVar[Bindings] = [
         Binding("n,right", "move(1)", "Next"),
         Binding("p,left", "move(-1)", "Previous"),
         Binding("a", "approve", "Approve"),
         Binding("s", "skip", "Skip"),
-        Binding("x", "reset", "Reset"),
+        Binding("x", "reject", "Reject"),
+        Binding("u", "reset", "Reset"),
         Binding("escape", "close", "Back"),
     ]
     DEFAULT_CSS = """
@@ -171,13 +174,14 @@ class StepScreen(ReadOnlyAware):
             f"plan {self.plan['id']} · action {self.index + 1} of {total} · {action['status']} · "
             f"approvals {approvals_text(action)}")
         self.query_one(ActionPreview).show(action)
-        undecided = sum(1 for a in self.plan["actions"] if a["status"] not in ("approved", "skipped"))
+        undecided = sum(1 for a in self.plan["actions"] if a["status"] not in DECIDED)
         if self.plan["status"] != "draft":
             hint = f"plan {self.plan['id']} is {self.plan['status']}: its decisions are final"
         elif self.app.read_only:
             hint = "read-only: decisions are not available"
         elif undecided:
-            hint = (f"{undecided} undecided · a approves, s skips (it will not run), x resets; "
+            hint = (f"{undecided} undecided · a approves, s skips (it will not run), x rejects (blocks the plan), "
+                    "u resets; "
                     "each moves on to the next action")
         else:
             hint = "every action is decided · esc goes back to the plan, where p applies it"
@@ -199,6 +203,9 @@ class StepScreen(ReadOnlyAware):
 
     def action_skip(self) -> None:
         self._decide("skipped")
+
+    def action_reject(self) -> None:
+        self._decide("rejected")
 
     def action_reset(self) -> None:
         self._decide("pending")

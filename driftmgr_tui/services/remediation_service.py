@@ -294,9 +294,10 @@ class RemediationService(ServiceBase):
     # -- decisions -------------------------------------------------------------------------------------------
     def decide(self, plan_id: int | str, seqs: Iterable[int] | None, decision: str, *,
                confirm: str | None = None, actor: str | None = None) -> dict[str, Any]:
-        """Approve, skip or reset (pending) actions; ``seqs`` None means every action. Returns the plan and
-        the notes of what was not done (with ``--all``, dangerous actions are left for an explicit approval)."""
-        if decision not in (m.APPROVED, m.SKIPPED, m.PENDING):
+        """Approve, skip, reject or reset (pending) actions; ``seqs`` None means every action. Returns the plan
+        and the notes of what was not done (with ``--all``, dangerous actions are left for an explicit
+        approval). A rejected action blocks the plan until it is reset."""
+        if decision not in (m.APPROVED, m.SKIPPED, m.REJECTED, m.PENDING):
             raise UsageError(f"unknown decision {decision!r}")
         plan = self._plan_row(plan_id)
         assert plan.id is not None
@@ -306,7 +307,8 @@ class RemediationService(ServiceBase):
         by_seq = {a.seq: a for a in actions}
         every = seqs is None
         if every:  # "all": every undecided action (a reset: every decided one); earlier decisions stand
-            wanted = [a.seq for a in actions if (a.status in m.DECIDED) == (decision == m.PENDING)]
+            decided = m.DECIDED | {m.REJECTED}
+            wanted = [a.seq for a in actions if (a.status in decided) == (decision == m.PENDING)]
         else:
             wanted = list(dict.fromkeys(seqs or ()))
         unknown = [s for s in wanted if s not in by_seq]
@@ -323,6 +325,7 @@ class RemediationService(ServiceBase):
             action = by_seq[seq]
             if action.status == decision:
                 continue
+            m.check_move(action.status, decision, f"action {seq}")
             preview = decode_json(action.preview) or {}
             if decision == m.APPROVED:
                 if preview.get("unavailable"):
@@ -348,7 +351,6 @@ class RemediationService(ServiceBase):
                     changed.append(action)
                     notes.append(f"action {seq}: approved by {actor}; four-eyes needs one more user")
                     continue
-            m.check_move(action.status, decision, f"action {seq}")
             new_status[action.id or 0] = decision
             changed.append(action)
         if changed:
@@ -366,7 +368,7 @@ class RemediationService(ServiceBase):
                         raise UsageError(f"action {action.seq} changed meanwhile; look at the plan again")
                     if decision == m.APPROVED:
                         session.add(RemediationApproval(action_id=action.id, plan_id=plan.id, approver=actor))
-                    else:  # skipped or reset: earlier approvals no longer count
+                    else:  # skipped, rejected or reset: earlier approvals no longer count
                         session.execute(sa.delete(RemediationApproval)
                                         .where(col(RemediationApproval.action_id) == action.id))
                 session.execute(sa.update(RemediationPlan).where(col(RemediationPlan.id) == plan.id)
@@ -398,6 +400,11 @@ class RemediationService(ServiceBase):
         """None when the plan may be applied; else why not."""
         if plan["status"] != m.DRAFT:
             return f"plan {plan['id']} is {plan['status']}; only a draft plan can be applied"
+        rejected = [a for a in plan["actions"] if a["status"] == m.REJECTED]
+        if rejected:
+            who = sorted({a.get("decided_by") or "?" for a in rejected})
+            return (f"plan {plan['id']}: action(s) {', '.join(str(a['id']) for a in rejected)} rejected by "
+                    f"{', '.join(who)}; reset them to decide again (remediate reset), or make a new plan")
         undecided = [a["id"] for a in plan["actions"] if a["status"] not in m.DECIDED]
         if undecided:
             return (f"plan {plan['id']} has {len(undecided)} undecided action(s): "

@@ -16,7 +16,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 RISK_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "green"}
-STATUS_STYLE = {"pending": "yellow", "approved": "green", "skipped": "dim", "running": "cyan",
+STATUS_STYLE = {"pending": "yellow", "approved": "green", "skipped": "dim", "rejected": "bold red", "running": "cyan",
                 "succeeded": "bold green", "failed": "bold red", "rolled_back": "magenta"}
 KIND_STYLE = {"changed": "yellow", "missing": "red", "unmanaged": "magenta"}
 # preview keys shown in their own sections; any other key is listed at the end as it is
@@ -37,7 +37,7 @@ def target_of(action: dict[str, Any]) -> str:
 
 def approvals_text(action: dict[str, Any]) -> str:
     """``1/2`` while approvals are collected or complete; ``-`` for an action that will not run."""
-    if action.get("status") == "skipped":
+    if action.get("status") in ("skipped", "rejected"):
         return "-"
     return f"{len(action.get('approvals') or ())}/{action.get('approvals_needed', 1)}"
 

@@ -67,6 +67,29 @@ def test_skipping_drops_earlier_approvals(tmp_path: Path) -> None:
     assert result["actions"][0]["approvals"] == ["bob@ops"]
 
 
+def test_a_rejection_blocks_the_plan_until_it_is_reset(tmp_path: Path) -> None:
+    service, plan, state = _setup(tmp_path, four_eyes=True)
+    (action,) = plan["actions"]
+    before = state.read_bytes()
+    service.decide(plan["id"], [action["id"]], "approved", actor="alice@ops")
+    result = service.decide(plan["id"], [action["id"]], "rejected", actor="bob@ops")
+    assert (result["actions"][0]["status"], result["actions"][0]["decided_by"]) == ("rejected", "bob@ops")
+    assert result["actions"][0]["approvals"] == []  # alice's approval went with the rejection
+    assert service.readiness(result) == (f"plan {plan['id']}: action(s) 1 rejected by bob@ops; reset them to decide "
+                                         "again (remediate reset), or make a new plan")
+    with pytest.raises(UsageError, match="rejected by bob@ops"):
+        service.start_apply(plan["id"])
+    with pytest.raises(UsageError, match="action 1 is rejected; it cannot become approved"):
+        service.decide(plan["id"], [action["id"]], "approved", actor="carol@ops")
+    assert state.read_bytes() == before
+    service.decide(plan["id"], None, "pending", actor="bob@ops")  # reset --all takes the rejection back
+    service.decide(plan["id"], [action["id"]], "approved", actor="alice@ops")
+    result = service.decide(plan["id"], [action["id"]], "approved", actor="carol@ops")
+    assert service.readiness(result) is None
+    trail = [(e.action, e.actor) for e in service.audit.entries(plan_id=plan["id"]) if e.action.startswith("action.")]
+    assert trail[:3] == [("action.approved", "alice@ops"), ("action.rejected", "bob@ops"), ("action.pending", "bob@ops")]
+
+
 def test_one_approval_is_enough_without_four_eyes(tmp_path: Path) -> None:
     service, plan, _state = _setup(tmp_path, four_eyes=False)
     (action,) = plan["actions"]

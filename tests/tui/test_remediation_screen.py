@@ -261,7 +261,7 @@ def test_step_through_shows_each_actions_full_preview(bench: Bench) -> None:
     drive(bench.app(), scenario)
 
 
-def test_approve_skip_and_reset_with_the_keys(bench: Bench) -> None:
+def test_approve_skip_reject_and_reset_with_the_keys(bench: Bench) -> None:
     async def scenario(pilot: Pilot[Any]) -> None:
         screen = section(pilot)
         await press(pilot, "enter")  # step through: a decision moves on to the next action
@@ -282,9 +282,13 @@ def test_approve_skip_and_reset_with_the_keys(bench: Bench) -> None:
         assert table_rows(screen.plans_table)[0][-2:] == ("2/3", "ready")
 
         await to_action(pilot, FORGET)  # in the list: the highlighted action
-        await press(pilot, "x")
+        await press(pilot, "u")
         assert table_rows(screen.actions_table)[0][-2:] == ("0/1", "pending")
-        await press(pilot, "s")
+        await press(pilot, "x")  # a rejection blocks the whole plan until it is reset
+        assert table_rows(screen.actions_table)[0][-2:] == ("-", "rejected")
+        assert table_rows(screen.plans_table)[0][-2:] == ("1/3", "1 rejected")
+        assert text_of(screen, "#readiness").startswith(f"plan {bench.plan_id}: action(s) 1 rejected by alice@ops")
+        await press(pilot, "u", "s")
         assert table_rows(screen.actions_table)[0][-2:] == ("-", "skipped")
 
     drive(bench.app(), scenario)
@@ -293,7 +297,8 @@ def test_approve_skip_and_reset_with_the_keys(bench: Bench) -> None:
         ("skipped", "alice@ops"), ("skipped", "alice@ops"), ("approved", "alice@ops")]
     events = [(e.action, e.detail.get("seq")) for e in bench.service().audit.entries(plan_id=bench.plan_id)]
     assert events[1:] == [("action.approved", 1), ("action.skipped", 2), ("action.approved", 3),
-                          ("action.pending", 1), ("action.skipped", 1)]
+                          ("action.pending", 1), ("action.rejected", 1), ("action.pending", 1),
+                          ("action.skipped", 1)]
 
 
 def test_approve_all_asks_first_and_leaves_the_dangerous_action_pending(bench: Bench) -> None:
@@ -342,7 +347,7 @@ def test_a_dangerous_approval_needs_the_resource_id_typed_back(bench: Bench) -> 
         assert pilot.app.screen is screen
         assert table_rows(screen.actions_table)[DELETE - 1][-2:] == ("1/1", "approved")
 
-        await press(pilot, "x", "a", "escape")  # reset, then approve again but cancel the confirmation
+        await press(pilot, "u", "a", "escape")  # reset, then approve again but cancel the confirmation
         assert table_rows(screen.actions_table)[DELETE - 1][-1] == "pending"
 
     drive(bench.app(), scenario)
@@ -647,7 +652,7 @@ def test_read_only_hides_and_refuses_the_destructive_keys(bench: Bench) -> None:
     async def scenario(pilot: Pilot[Any]) -> None:
         screen = section(pilot)
         bindings = screen.active_bindings
-        for key in ("a", "s", "x", "A", "S", "p", "c", "R", "F"):
+        for key in ("a", "s", "x", "u", "A", "S", "p", "c", "R", "F"):
             assert key not in bindings or not bindings[key].enabled, key
         for key in ("t", "r"):
             assert bindings[key].enabled
@@ -662,7 +667,7 @@ def test_read_only_hides_and_refuses_the_destructive_keys(bench: Bench) -> None:
         step = pilot.app.screen
         assert isinstance(step, StepScreen)
         assert text_of(step, "#step-hint") == "read-only: decisions are not available"
-        for key in ("a", "s", "x"):
+        for key in ("a", "s", "x", "u"):
             assert key not in step.active_bindings or not step.active_bindings[key].enabled
         await press(pilot, "a", "s")
         assert step.index == 0
