@@ -1,14 +1,18 @@
 """Driving the real app in tests: wait for workers to settle, run a scenario at a terminal size, and collect
-the notifications it shows."""
+the notifications it shows, and read what a Static shows."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from rich.console import Console
+from rich.text import Text
 from textual.pilot import Pilot
+from textual.widgets import Static
 from textual.worker import WorkerCancelled, WorkerError, WorkerFailed
 
 
@@ -45,3 +49,13 @@ def notes_of(app: Any) -> list[str]:
 
     app.notify = notify
     return seen
+
+
+def plain(static: Static, width: int = 200) -> str:
+    """The text a Static shows (markup or a rich renderable), without styles."""
+    content = static.content
+    if isinstance(content, str):
+        return Text.from_markup(content).plain
+    console = Console(width=width, file=io.StringIO(), color_system=None)
+    console.print(content)
+    return console.file.getvalue()  # type: ignore[attr-defined]

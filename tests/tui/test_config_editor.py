@@ -540,8 +540,10 @@ def test_snapshot_secret_entry(config_file: Path, kr: MemoryKeyring, snap_compar
 # -- the installed command, in tmux: the terminal really handed to $EDITOR and back ----------------------------
 @pytest.mark.slow
 def test_e_hands_the_terminal_to_the_editor_and_reloads(tmp_path: Path) -> None:
-    if TMUX is None or not DRIFTMGR.exists():
-        pytest.skip("tmux or the installed driftmgr is missing")
+    if TMUX is None:
+        pytest.skip("tmux is not installed")
+    if not DRIFTMGR.exists():
+        pytest.skip(f"driftmgr is not installed at {DRIFTMGR}")
     config = tmp_path / "config.toml"
     config.write_text('[environments.prod]\nstates = ["envs/prod/*.tfstate"]\n')
     script = tmp_path / "editor.sh"

@@ -3,7 +3,6 @@ workers (and a moto account for the rescan)."""
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 from dataclasses import dataclass
@@ -12,8 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rich.console import Console
-from rich.text import Text
 from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input, ProgressBar, SelectionList, Static, TextArea
@@ -33,7 +30,7 @@ from driftmgr_tui.services.hub import ServiceHub
 from driftmgr_tui.widgets.item_table import ItemTable
 from tests._fixtures.drift_estate import build_estate, plant_drift
 from tests.tui.conftest import EXAMPLE_STATE
-from tests.tui.pilot import drive, notes_of, settle
+from tests.tui.pilot import drive, notes_of, plain, settle
 
 # The state, under the test's working directory: the explorer shows its location relative to it, so no
 # temporary path is on screen (snapshots stay the same from run to run).
@@ -144,16 +141,6 @@ def explorer(tmp_path: Path, isolated_dirs: Path, monkeypatch: pytest.MonkeyPatc
 # -- reading the screen -------------------------------------------------------------------------------------
 def explorer_screen(pilot: Pilot[Any]) -> DriftScreen:
     return next(screen for screen in pilot.app.screen_stack if isinstance(screen, DriftScreen))
-
-
-def plain(static: Static, width: int = 200) -> str:
-    """The text a Static shows (markup or a rich renderable), without styles."""
-    content = static.content
-    if isinstance(content, str):
-        return Text.from_markup(content).plain
-    console = Console(width=width, file=io.StringIO(), color_system=None)
-    console.print(content)
-    return console.file.getvalue()  # type: ignore[attr-defined]
 
 
 def summary(screen: DriftScreen) -> str:

@@ -4,7 +4,6 @@ database and audit log, the real apply job; moto (a real server) for the cloud d
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import threading
@@ -16,8 +15,6 @@ from typing import Any
 import boto3
 import pytest
 import sqlalchemy as sa
-from rich.console import Console
-from rich.text import Text
 from textual.pilot import Pilot
 from textual.widgets import Button, Input, Static
 
@@ -41,7 +38,7 @@ from driftmgr_tui.widgets.action_preview import ActionPreview
 from driftmgr_tui.widgets.item_table import ItemTable
 from driftmgr_tui.widgets.log_view import LogView
 from tests.tui.conftest import EXAMPLE_STATE
-from tests.tui.pilot import drive, notes_of, settle
+from tests.tui.pilot import drive, notes_of, plain, settle
 
 STATE = "live/terraform.tfstate"  # under the test's working directory: no temporary path on screen
 REGION = "us-east-1"
@@ -118,15 +115,6 @@ def bench(tmp_path: Path, isolated_dirs: Path, monkeypatch: pytest.MonkeyPatch) 
 
 
 # -- reading the screen -------------------------------------------------------------------------------------
-def plain(static: Static, width: int = 200) -> str:
-    content = static.content
-    if isinstance(content, str):
-        return Text.from_markup(content).plain
-    console = Console(width=width, file=io.StringIO(), color_system=None)
-    console.print(content)
-    return console.file.getvalue()  # type: ignore[attr-defined]
-
-
 def section(pilot: Pilot[Any]) -> RemediationScreen:
     return next(s for s in pilot.app.screen_stack if isinstance(s, RemediationScreen))
 
