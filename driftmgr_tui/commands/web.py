@@ -68,6 +68,7 @@ def _sections() -> list[str]:
 def make_server(command: str, host: str, port: int, public_url: str) -> Any:
     """A textual-serve Server that prints driftmgr's own start line and logs its errors to stderr."""
     import asyncio
+    import gc
     import logging
 
     from rich.console import Console
@@ -104,6 +105,10 @@ def make_server(command: str, host: str, port: int, public_url: str) -> Any:
                 task.cancel()
             if self.sessions:
                 await asyncio.wait(list(self.sessions), timeout=10)
+            # textual-serve never closes an ended session's subprocess transport: finalise the dropped ones
+            # while the loop still runs, or their __del__ prints "Event loop is closed" after Ctrl-C
+            gc.collect()
+            await asyncio.sleep(0)
 
     return WebServer(command, host=host, port=port, title="driftmgr", public_url=public_url)
 
