@@ -23,22 +23,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from driftmgr_tui.core.errors import ConfigError
 from driftmgr_tui.state.backends.base import StateBackend
 
-SUPPORTED_TYPES = ("local", "s3")
 DEFAULT_WORKSPACE = "default"
-
-_SPEC_PARAMS = {
-    "region",
-    "dynamodb_table",
-    "use_lockfile",
-    "endpoint_url",
-    "workspace",
-    "workspace_key_prefix",
-    "profile",
-    "encrypt",
-    "kms_key_id",
-    "role_arn",
-    "use_path_style",
-}
 
 
 def _data_dir(directory: Path) -> Path:
@@ -210,23 +195,47 @@ def _local_backend(
     return LocalBackend(path)
 
 
+# Terraform backend type -> "module:function" building it from the backend block's (or cache's) config.
+# Each builder is called as ``builder(config, workspace=..., directory=..., source=...)`` and returns a
+# StateBackend; it raises ConfigError naming the attribute that is wrong. Imported only when used.
+BUILDERS: dict[str, str] = {
+    "s3": "driftmgr_tui.state.backends.s3:build_from_terraform",
+}
+
+# spec scheme -> "module:function" building a backend from ``backend_from_spec``'s parsed URL
+# (``builder(spec, parts, params)``, params the query as a dict with no repeats).
+SPEC_SCHEMES: dict[str, str] = {
+    "s3": "driftmgr_tui.state.backends.s3:build_from_spec",
+}
+
+SUPPORTED_TYPES = ("local", *BUILDERS)
+
+
+def _load_builder(target: str) -> Any:
+    import importlib
+
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
 def _build(
     btype: str, config: dict[str, Any], directory: Path, workspace: str, source: Path | None
 ) -> StateBackend:
     where = f"{source}: " if source else ""
-    if btype == "s3":
-        from driftmgr_tui.state.backends.s3 import S3Backend, S3BackendConfig
-
-        try:
-            return S3Backend(S3BackendConfig.from_terraform_config(config, workspace=workspace))
-        except ConfigError as exc:
-            raise ConfigError(f"{where}{exc.message}", hint=exc.hint) from None
     if btype == "local":
         return _local_backend(directory, config, workspace, source)
-    raise ConfigError(
-        f"{where}backend type '{btype}' is not supported yet (supported: {', '.join(SUPPORTED_TYPES)})",
-        hint="point driftmgr at the state explicitly (`s3://bucket/key` or a file path) if you can reach it",
-    )
+    target = BUILDERS.get(btype)
+    if target is None:
+        raise ConfigError(
+            f"{where}backend type '{btype}' is not supported yet (supported: {', '.join(SUPPORTED_TYPES)})",
+            hint="point driftmgr at the state explicitly (a backend spec or a file path) if you can reach it",
+        )
+    try:
+        return _load_builder(target)(config, workspace=workspace, directory=directory, source=source)
+    except ConfigError as exc:
+        if where and exc.message.startswith(where):
+            raise
+        raise ConfigError(f"{where}{exc.message}", hint=exc.hint) from None
 
 
 def backend_from_chdir(directory: Path, *, workspace: str | None = None) -> StateBackend:
@@ -246,13 +255,23 @@ def backend_from_chdir(directory: Path, *, workspace: str | None = None) -> Stat
     return _build(found[0], found[1], directory, ws, found[2])
 
 
-def _spec_bool(name: str, value: str) -> bool:
+def spec_bool(name: str, value: str) -> bool:
+    """A ``true``/``false`` spec parameter (also 1/0, yes/no, on/off)."""
     v = value.strip().lower()
     if v in ("1", "true", "yes", "on"):
         return True
     if v in ("0", "false", "no", "off"):
         return False
     raise ConfigError(f"state spec: parameter '{name}' must be true or false, got {value!r}")
+
+
+def check_spec_params(spec: str, params: dict[str, str], known: set[str] | frozenset[str]) -> None:
+    """Refuse a parameter the backend does not know, naming the ones it does."""
+    for name in params:
+        if name not in known:
+            raise ConfigError(
+                f"state spec {spec!r}: unknown parameter '{name}' (known: {', '.join(sorted(known))})"
+            )
 
 
 def backend_from_spec(spec: str) -> StateBackend:
@@ -264,44 +283,21 @@ def backend_from_spec(spec: str) -> StateBackend:
     match = re.match(r"([A-Za-z][A-Za-z0-9+.-]*)://", spec)
     scheme = match.group(1).lower() if match else ""
     parts = urlsplit(spec)
-    if scheme == "s3":
-        from driftmgr_tui.state.backends.s3 import DEFAULT_WORKSPACE_KEY_PREFIX, S3Backend, S3BackendConfig
-
-        bucket = parts.netloc
-        key = unquote(parts.path.lstrip("/"))
-        if not bucket or not key:
-            raise ConfigError(f"state spec {spec!r}: expected s3://BUCKET/KEY")
+    if scheme in SPEC_SCHEMES:
         params: dict[str, str] = {}
         for name, value in parse_qsl(parts.query, keep_blank_values=True):
-            if name not in _SPEC_PARAMS:
-                raise ConfigError(
-                    f"state spec {spec!r}: unknown parameter '{name}' (known: {', '.join(sorted(_SPEC_PARAMS))})"
-                )
+            if name in params:
+                raise ConfigError(f"state spec {spec!r}: parameter '{name}' given twice")
             params[name] = value
-        return S3Backend(
-            S3BackendConfig(
-                bucket=bucket,
-                key=key,
-                region=params.get("region") or None,
-                workspace_key_prefix=params.get("workspace_key_prefix", DEFAULT_WORKSPACE_KEY_PREFIX),
-                workspace=params.get("workspace") or DEFAULT_WORKSPACE,
-                dynamodb_table=params.get("dynamodb_table") or None,
-                use_lockfile=_spec_bool("use_lockfile", params.get("use_lockfile", "false")),
-                encrypt=_spec_bool("encrypt", params.get("encrypt", "false")),
-                kms_key_id=params.get("kms_key_id") or None,
-                profile=params.get("profile") or None,
-                endpoint_url=params.get("endpoint_url") or None,
-                role_arn=params.get("role_arn") or None,
-                use_path_style=_spec_bool("use_path_style", params.get("use_path_style", "false")),
-            )
-        )
+        return _load_builder(SPEC_SCHEMES[scheme])(spec, parts, params)
     if scheme == "file":
         from driftmgr_tui.state.backends.local import LocalBackend
 
         return LocalBackend(Path(unquote(parts.path)))
     if scheme:
         raise ConfigError(
-            f"state spec {spec!r}: scheme '{scheme}://' is not supported yet (supported: s3://, a file path)"
+            f"state spec {spec!r}: scheme '{scheme}://' is not supported yet "
+            f"(supported: {', '.join(s + '://' for s in SPEC_SCHEMES)}, a file path)"
         )
     from driftmgr_tui.state.backends.local import LocalBackend
 

@@ -1111,3 +1111,46 @@ class S3Backend(StateBackend):
             return resp["Body"].read()
         finally:
             resp["Body"].close()
+
+
+# -- how backends/config.py builds this backend --------------------------------------------------
+
+_SPEC_PARAMS = frozenset({
+    "region", "dynamodb_table", "use_lockfile", "endpoint_url", "workspace", "workspace_key_prefix",
+    "profile", "encrypt", "kms_key_id", "role_arn", "use_path_style",
+})
+
+
+def build_from_terraform(config: Mapping[str, Any], *, workspace: str, **_: Any) -> S3Backend:
+    """A ``backend "s3"`` block (or the backend cache's config) for ``workspace``."""
+    return S3Backend(S3BackendConfig.from_terraform_config(config, workspace=workspace))
+
+
+def build_from_spec(spec: str, parts: Any, params: dict[str, str]) -> S3Backend:
+    """``s3://BUCKET/KEY?region=..&dynamodb_table=..&use_lockfile=true&endpoint_url=..&workspace=..``."""
+    from urllib.parse import unquote
+
+    from driftmgr_tui.state.backends.config import check_spec_params, spec_bool
+
+    bucket = parts.netloc
+    key = unquote(parts.path.lstrip("/"))
+    if not bucket or not key:
+        raise ConfigError(f"state spec {spec!r}: expected s3://BUCKET/KEY")
+    check_spec_params(spec, params, _SPEC_PARAMS)
+    return S3Backend(
+        S3BackendConfig(
+            bucket=bucket,
+            key=key,
+            region=params.get("region") or None,
+            workspace_key_prefix=params.get("workspace_key_prefix", DEFAULT_WORKSPACE_KEY_PREFIX),
+            workspace=params.get("workspace") or DEFAULT_WORKSPACE,
+            dynamodb_table=params.get("dynamodb_table") or None,
+            use_lockfile=spec_bool("use_lockfile", params.get("use_lockfile", "false")),
+            encrypt=spec_bool("encrypt", params.get("encrypt", "false")),
+            kms_key_id=params.get("kms_key_id") or None,
+            profile=params.get("profile") or None,
+            endpoint_url=params.get("endpoint_url") or None,
+            role_arn=params.get("role_arn") or None,
+            use_path_style=spec_bool("use_path_style", params.get("use_path_style", "false")),
+        )
+    )
