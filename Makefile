@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# test emulators from npm (Azurite); without npm their tests skip, saying so
+EMULATORS := tests/emulators
+EMU_STAMP := $(EMULATORS)/node_modules/.installed
 
-.PHONY: run tour test lint bench clean venv lock screenshots
+.PHONY: run tour test lint bench clean venv lock screenshots emulators
 
 venv: $(STAMP)
 
@@ -32,7 +35,17 @@ run: $(STAMP)
 tour: $(STAMP)
 	@bash examples/run-example.sh
 
-test: $(STAMP)
+emulators: $(EMU_STAMP)
+
+$(EMU_STAMP): $(EMULATORS)/package.json $(EMULATORS)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		echo "installing the test emulators (Azurite) with npm ci"; \
+		npm ci --prefix $(EMULATORS) --no-audit --no-fund --loglevel=error && touch $@; \
+	else \
+		echo "npm not found: the Azurite (azurerm backend) tests will be skipped; install Node.js and npm to run them"; \
+	fi
+
+test: $(STAMP) $(EMU_STAMP)
 	$(BIN)/ruff check driftmgr_tui tests benchmarks scripts
 	$(BIN)/python -m pytest -n auto -p no:cacheprovider --durations=15
 
@@ -44,4 +57,4 @@ screenshots: $(STAMP)
 	$(BIN)/python scripts/capture_screens.py
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(EMULATORS)/node_modules

@@ -62,7 +62,7 @@ def handle_errors(func: F) -> F:
 
 
 def state_source_options(func: F) -> F:
-    """--state / --chdir / --backend / --workspace: where the state lives."""
+    """--state / --chdir / --backend / --terragrunt-unit / --workspace: where the state lives."""
     options = [
         click.option("--state", "state_path", type=click.Path(path_type=Path, dir_okay=True),
                      help="A local state file (e.g. terraform.tfstate)."),
@@ -72,6 +72,9 @@ def state_source_options(func: F) -> F:
         click.option("--backend", "backend_spec", metavar="SPEC",
                      help="An explicit backend: s3://BUCKET/KEY?region=R&dynamodb_table=T&use_lockfile=true "
                           "or a file path."),
+        click.option("--terragrunt-unit", type=click.Path(path_type=Path, file_okay=False),
+                     help="A Terragrunt unit (a directory with a terragrunt.hcl): the state its "
+                          "remote_state, with its includes, names."),
         click.option("--workspace", "-w", help="Workspace (default: TF_WORKSPACE, .terraform/environment, "
                                                "or 'default')."),
     ]
@@ -81,7 +84,8 @@ def state_source_options(func: F) -> F:
 
 
 def source_from(state_path: Path | None, chdir: Path | None, backend_spec: str | None,
-                workspace: str | None):
+                workspace: str | None, terragrunt_unit: Path | None = None):
     from driftmgr_tui.services.state_service import StateSource
 
-    return StateSource(state_path=state_path, chdir=chdir, backend=backend_spec, workspace=workspace)
+    return StateSource(state_path=state_path, chdir=chdir, backend=backend_spec, workspace=workspace,
+                       terragrunt_unit=terragrunt_unit)

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from driftmgr_tui.commands.common import emit_json, err, handle_errors, out
 from driftmgr_tui.core.errors import UsageError
+from driftmgr_tui.discovery.registry import PROVIDERS
 
 
 def _service(path: Path | None = None) -> Any:
@@ -131,7 +132,8 @@ def show_cmd(as_json: bool) -> None:
     for column in ("ENVIRONMENT", "PROVIDER", "STATES / CHDIR", "SCOPE"):
         table.add_column(column, overflow="fold")
     for name, env in environments.items():
-        where = ", ".join(env["states"]) + (f" chdir {env['chdir']}" if env["chdir"] else "")
+        where = ", ".join(env["states"]) + (f" chdir {env['chdir']}" if env["chdir"] else "") \
+            + (f" terragrunt {env['terragrunt']}" if env["terragrunt"] else "")
         scope = ", ".join(env["regions"] + env["subscriptions"] + env["projects"])
         if env["profile"]:
             scope += f" profile {env['profile']}"
@@ -147,7 +149,8 @@ def show_cmd(as_json: bool) -> None:
 
 
 def _env_json(env: Any) -> dict[str, Any]:
-    return {"states": list(env.states), "chdir": env.chdir, "workspaces": list(env.workspaces),
+    return {"states": list(env.states), "chdir": env.chdir, "terragrunt": env.terragrunt,
+            "workspaces": list(env.workspaces),
             "provider": env.provider, "regions": list(env.regions), "profile": env.profile,
             "role_arn": env.role_arn, "subscriptions": list(env.subscriptions),
             "projects": list(env.projects),
@@ -207,9 +210,10 @@ def env_group() -> None:
 @click.argument("name")
 @click.option("--state", "states", multiple=True, metavar="PATH|GLOB|SPEC", help="A state (repeatable).")
 @click.option("--chdir", help="A Terraform working dir.")
+@click.option("--terragrunt", help="A Terragrunt tree (the state of every unit under it).")
 @click.option("--workspace", "workspaces", multiple=True, help="Workspaces of the backends ('*': all).")
-@click.option("--provider", type=click.Choice(["aws", "azure", "gcp"]), help="The cloud to compare with.")
-@click.option("--region", "regions", multiple=True, help="AWS regions (repeatable).")
+@click.option("--provider", type=click.Choice(PROVIDERS), help="The cloud to compare with.")
+@click.option("--region", "regions", multiple=True, help="AWS regions; DigitalOcean region filter (repeatable).")
 @click.option("--profile", help="AWS profile.")
 @click.option("--role-arn", help="AWS role to assume.")
 @click.option("--subscription", "subscriptions", multiple=True, help="Azure subscriptions (repeatable).")
@@ -218,12 +222,12 @@ def env_group() -> None:
 @click.option("--engine", type=click.Choice(["native", "terraform"]), help="Detection engine.")
 @click.option("--replace", is_flag=True, help="Replace an environment of that name.")
 @handle_errors
-def env_add_cmd(name: str, states, chdir, workspaces, provider, regions, profile, role_arn, subscriptions,
-                projects, ignore_file, engine, replace: bool) -> None:
+def env_add_cmd(name: str, states, chdir, terragrunt, workspaces, provider, regions, profile, role_arn,
+                subscriptions, projects, ignore_file, engine, replace: bool) -> None:
     """Add environment NAME (validated before anything is written)."""
     service = _service()
-    values = {"states": list(states), "chdir": chdir, "workspaces": list(workspaces), "provider": provider,
-              "regions": list(regions), "profile": profile, "role_arn": role_arn,
+    values = {"states": list(states), "chdir": chdir, "terragrunt": terragrunt, "workspaces": list(workspaces),
+              "provider": provider, "regions": list(regions), "profile": profile, "role_arn": role_arn,
               "subscriptions": list(subscriptions), "projects": list(projects), "ignore_file": ignore_file,
               "engine": engine}
     exists = name in service.environment_names()

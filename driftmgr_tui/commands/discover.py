@@ -1,4 +1,5 @@
-"""`driftmgr discover ...`: list what really exists in AWS, Azure or Google Cloud, as Terraform types and ids."""
+"""`driftmgr discover ...`: list what really exists in AWS, Azure, Google Cloud or DigitalOcean, as Terraform
+types and ids."""
 
 from __future__ import annotations
 
@@ -13,11 +14,14 @@ from rich.table import Table
 
 from driftmgr_tui.commands.common import emit_json, err, handle_errors, out
 from driftmgr_tui.core.errors import UsageError
+from driftmgr_tui.discovery.registry import PROVIDERS
 
 EPILOG = """\b
 Credentials come from each SDK's own chain: AWS profiles, SSO, environment and
 AWS_ENDPOINT_URL as boto3 reads them; Azure DefaultAzureCredential (az login,
-AZURE_CLIENT_ID/...); Google application default credentials.
+AZURE_CLIENT_ID/...); Google application default credentials; DigitalOcean the
+token in the keyring ([digitalocean] token_secret) or DIGITALOCEAN_TOKEN, and
+Spaces keys for Spaces buckets.
 A run is recorded in the database with the status of every region and service:
 'complete' only when all succeeded, 'partial' with the reasons otherwise.
 Exit codes: 0 complete, 1 partial or failed, 2 bad input or credentials,
@@ -37,12 +41,13 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
 
 
 @click.group("discover", invoke_without_command=True, epilog=EPILOG)
-@click.option("--provider", type=click.Choice(["aws", "azure", "gcp"]), help="The cloud to discover.")
+@click.option("--provider", type=click.Choice(PROVIDERS), help="The cloud to discover.")
 @click.option("--profile", help="AWS: a named profile from ~/.aws/config (default: AWS_PROFILE or the chain).")
 @click.option("--role-arn", help="AWS: assume this role first (e.g. a read-only audit role).")
 @click.option("--regions", "regions", multiple=True, metavar="R1,R2|all",
               help="AWS: regions to scan, comma-separated or repeated; 'all' asks the account for every "
-                   "enabled region. Default: the configured region.")
+                   "enabled region. Default: the configured region. DigitalOcean: only these regions "
+                   "(default: all).")
 @click.option("--subscription", "subscriptions", multiple=True,
               help="Azure: subscription id (repeatable). Default: AZURE_SUBSCRIPTION_ID or every visible one.")
 @click.option("--project", "projects", multiple=True,
@@ -61,13 +66,14 @@ def discover_group(ctx: click.Context, provider, profile, role_arn, regions, sub
     driftmgr discover --provider aws --regions all --profile audit --json
     driftmgr discover --provider azure --subscription 0000-...
     driftmgr discover --provider gcp --project my-project
+    driftmgr discover --provider digitalocean --regions nyc1,ams3
     driftmgr discover runs            # recent runs
     driftmgr discover show 12         # one run: tasks, errors, resources
     """
     if ctx.invoked_subcommand is not None:
         return
     if provider is None:
-        raise UsageError("choose a cloud with --provider aws|azure|gcp",
+        raise UsageError(f"choose a cloud with --provider {'|'.join(PROVIDERS)}",
                          hint="`driftmgr discover --help` shows every option")
     from driftmgr_tui.discovery.model import Scope
 
@@ -92,8 +98,9 @@ def _check_scope(scope: Any) -> None:
         raise UsageError("--subscription applies to --provider azure only")
     if scope.provider != "gcp" and scope.projects:
         raise UsageError("--project applies to --provider gcp only")
-    if scope.provider != "aws" and scope.regions:
-        raise UsageError("--regions applies to --provider aws only (Azure and Google are listed per scope)")
+    if scope.provider not in ("aws", "digitalocean") and scope.regions:
+        raise UsageError("--regions applies to --provider aws and digitalocean only "
+                         "(Azure and Google are listed per scope)")
     if scope.types:
         from driftmgr_tui.discovery.registry import registry
 
@@ -208,12 +215,12 @@ def _print_run(service: Any, run: Any) -> None:
     if run.error and not run.errors:
         err.print(f"[red]error:[/] {escape(run.error)}")
     if run.unsupported:
-        listed = ", ".join(f"{k} ({v})" for k, v in list(run.unsupported.items())[:8])
+        listed = ", ".join(f"{k} ({v})" if v else k for k, v in list(run.unsupported.items())[:8])
         out.print(f"[dim]tagged resources of types not covered yet: {escape(listed)}[/]")
 
 
 @discover_group.command("runs")
-@click.option("--provider", type=click.Choice(["aws", "azure", "gcp"]), help="Only runs of this cloud.")
+@click.option("--provider", type=click.Choice(PROVIDERS), help="Only runs of this cloud.")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
 @json_option
 @handle_errors
@@ -286,7 +293,7 @@ def cancel_cmd(run_id, as_json) -> None:
 
 
 @discover_group.command("types")
-@click.option("--provider", type=click.Choice(["aws", "azure", "gcp"]), help="Only this cloud.")
+@click.option("--provider", type=click.Choice(PROVIDERS), help="Only this cloud.")
 @json_option
 @handle_errors
 def types_cmd(provider, as_json) -> None:

@@ -23,6 +23,7 @@ from driftmgr_tui.commands.drift_output import (
     write_file,
 )
 from driftmgr_tui.core.errors import DriftmgrError, UsageError
+from driftmgr_tui.discovery.registry import PROVIDERS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -94,6 +95,9 @@ def drift_group() -> None:
 
 @drift_group.command("detect", epilog=EXIT_CODES)
 @environment_options
+@click.option("--terragrunt", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
+              help="A Terragrunt tree: the state of every unit under DIR (remote_state and includes resolved "
+                   "as Terragrunt does; `driftmgr state units DIR` lists them).")
 @click.option("--engine", type=click.Choice(["native", "terraform"]), default=None,
               help="native: compare the states with discovered resources (default); terraform: run "
                    "`terraform plan -refresh-only` in --chdir and normalise its resource_drift.")
@@ -106,13 +110,13 @@ def drift_group() -> None:
 @output_option
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @handle_errors
-def detect_cmd(env_name, states, backends, chdir, workspaces, ignore_file, engine, plan_json, run_ids,
+def detect_cmd(env_name, states, backends, chdir, workspaces, ignore_file, terragrunt, engine, plan_json, run_ids,
                no_config_drift, fmt, output, as_json) -> None:
     """Compare the environment's states with the cloud and save a drift report."""
     from driftmgr_tui.services.drift_service import DetectOptions
 
     service = _service()
-    spec = _spec(service, env_name, states, backends, chdir, workspaces, engine=engine)
+    spec = _spec(service, env_name, states, backends, chdir, workspaces, engine=engine, terragrunt=terragrunt)
     outcome = service.detect(spec, DetectOptions(
         run_ids=tuple(run_ids), plan_json=plan_json, ignore_file=ignore_file, config_drift=not no_config_drift,
         on_step=_step(err.is_terminal and not as_json and fmt in (None, "console"))))
@@ -122,11 +126,12 @@ def detect_cmd(env_name, states, backends, chdir, workspaces, ignore_file, engin
 def scan_options(func: F) -> F:
     """--provider and the cloud scope: what `scan` (and `remediate plan`) discover first."""
     options = [
-        click.option("--provider", type=click.Choice(["aws", "azure", "gcp"]),
+        click.option("--provider", type=click.Choice(PROVIDERS),
                      help="The cloud to discover (default: the environment's, else the states' provider)."),
         click.option("--profile", help="AWS: a named profile."),
         click.option("--role-arn", help="AWS: assume this role first."),
-        click.option("--regions", multiple=True, metavar="R1,R2|all", help="AWS: regions to scan."),
+        click.option("--regions", multiple=True, metavar="R1,R2|all",
+                     help="AWS: regions to scan. DigitalOcean: only these regions."),
         click.option("--subscription", "subscriptions", multiple=True,
                      help="Azure: subscription id (repeatable)."),
         click.option("--project", "projects", multiple=True, help="GCP: project, folders/ID or organizations/ID."),

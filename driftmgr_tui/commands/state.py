@@ -22,7 +22,8 @@ from driftmgr_tui.core.errors import UsageError
 
 EPILOG = """\b
 Where the state is: --state FILE, --chdir DIR (a Terraform working dir; its
-backend "s3" block or .terraform/terraform.tfstate is read), or --backend SPEC.
+backend "s3" block or .terraform/terraform.tfstate is read), --backend SPEC,
+or --terragrunt-unit DIR (a Terragrunt unit: its remote_state, includes merged).
 Every change takes the lock, backs up the current bytes, writes atomically and
 releases the lock; --dry-run shows the diff without touching anything.
 Exit codes: 0 ok, 1 failed (locked, conflict, validation errors), 2 bad input."""
@@ -63,11 +64,12 @@ def state_group() -> None:
 @click.argument("patterns", nargs=-1)
 @json_option
 @handle_errors
-def list_cmd(state_path, chdir, backend_spec, workspace, types, module, patterns, as_json) -> None:
+def list_cmd(state_path, chdir, backend_spec, terragrunt_unit, workspace, types, module, patterns,
+             as_json) -> None:
     """List resource instances. PATTERNS are addresses (module.net, aws_instance.web) or globs ('aws_s3_*')."""
     from driftmgr_tui.state.operations import instance_json
 
-    refs = _service().list(source_from(state_path, chdir, backend_spec, workspace), types=list(types),
+    refs = _service().list(source_from(state_path, chdir, backend_spec, workspace, terragrunt_unit), types=list(types),
                            module=module, patterns=list(patterns))
     if as_json:
         emit_json([instance_json(r) for r in refs])
@@ -77,6 +79,59 @@ def list_cmd(state_path, chdir, backend_spec, workspace, types, module, patterns
         write(ref.address + "\n")
 
 
+# ------------------------------------------------------------------------------------------ units
+@state_group.command("units")
+@click.argument("tree", type=click.Path(path_type=Path, file_okay=False))
+@json_option
+@handle_errors
+def units_cmd(tree: Path, as_json: bool) -> None:
+    """List the Terragrunt units under TREE and where each keeps its state (backend type and location),
+    as --terragrunt-unit DIR and an environment's `terragrunt = "TREE"` read them. A unit whose
+    configuration cannot be resolved is listed with the reason; the exit code is then 1."""
+    from driftmgr_tui.state.terragrunt import resolve_tree
+
+    results = resolve_tree(tree)
+    if not results:
+        raise UsageError(f"{tree}: no Terragrunt unit here (no terragrunt.hcl in it or below it)")
+    if as_json:
+        emit_json([_unit_json(r) for r in results])
+    else:
+        width = max(len(r.unit.name) for r in results)
+        out.print(f"[bold]{'UNIT':<{width}}  {'BACKEND':<8} STATE[/]")
+        for r in results:
+            name = escape(r.unit.name.ljust(width))
+            if r.error is not None:
+                out.print(f"{name}  [red]{'error':<8}[/] {escape(r.error.message)}")
+                if r.error.hint:
+                    out.print(f"{' ' * width}  {'':<8} [dim]hint: {escape(r.error.hint)}[/]")
+                continue
+            state = r.state
+            assert state is not None
+            if state.pending:
+                out.print(f"{name}  [yellow]{'none':<8}[/] {escape(state.pending)}")
+            else:
+                out.print(f"{name}  {escape(state.kind):<8} {escape(state.location)}")
+            for warning in state.warnings:
+                out.print(f"{' ' * width}  {'':<8} [yellow]warning:[/] {escape(warning)}")
+    if any(r.error is not None for r in results):
+        sys.exit(1)
+
+
+def _unit_json(result: Any) -> dict[str, Any]:
+    state = result.state
+    return {
+        "unit": result.unit.name,
+        "directory": str(result.unit.directory),
+        "config": str(result.unit.config_path),
+        "backend": state.kind if state and not state.pending else None,
+        "location": state.location if state and not state.pending else None,
+        "origin": state.origin if state else None,
+        "pending": state.pending if state else None,
+        "warnings": list(state.warnings) if state else [],
+        "error": result.error.message if result.error else None,
+    }
+
+
 # ------------------------------------------------------------------------------------------ show
 @state_group.command("show", epilog=EPILOG)
 @state_source_options
@@ -84,9 +139,10 @@ def list_cmd(state_path, chdir, backend_spec, workspace, types, module, patterns
 @click.option("--reveal", is_flag=True, help="Show sensitive values in clear (they are redacted by default).")
 @json_option
 @handle_errors
-def show_cmd(state_path, chdir, backend_spec, workspace, address, reveal, as_json) -> None:
+def show_cmd(state_path, chdir, backend_spec, terragrunt_unit, workspace, address, reveal, as_json) -> None:
     """Show one resource instance's attributes (sensitive values redacted unless --reveal)."""
-    data = _service().show(source_from(state_path, chdir, backend_spec, workspace), address, reveal=reveal)
+    data = _service().show(source_from(state_path, chdir, backend_spec, workspace, terragrunt_unit), address,
+                           reveal=reveal)
     if as_json:
         emit_json(data)
         return
@@ -163,9 +219,10 @@ def _report(result, as_json: bool) -> None:
 @lock_timeout_option
 @json_option
 @handle_errors
-def rm_cmd(state_path, chdir, backend_spec, workspace, addresses, dry_run, lock_timeout, as_json) -> None:
+def rm_cmd(state_path, chdir, backend_spec, terragrunt_unit, workspace, addresses, dry_run, lock_timeout,
+           as_json) -> None:
     """Remove instances, resources or whole modules from the state (the cloud objects are untouched)."""
-    result = _service().rm(source_from(state_path, chdir, backend_spec, workspace), list(addresses),
+    result = _service().rm(source_from(state_path, chdir, backend_spec, workspace, terragrunt_unit), list(addresses),
                            dry_run=dry_run, lock_timeout=_timeout(lock_timeout))
     _report(result, as_json)
 
@@ -178,10 +235,10 @@ def rm_cmd(state_path, chdir, backend_spec, workspace, addresses, dry_run, lock_
 @lock_timeout_option
 @json_option
 @handle_errors
-def mv_cmd(state_path, chdir, backend_spec, workspace, source, destination, dry_run, lock_timeout,
-           as_json) -> None:
+def mv_cmd(state_path, chdir, backend_spec, terragrunt_unit, workspace, source, destination, dry_run,
+           lock_timeout, as_json) -> None:
     """Move a resource, an instance or a whole module to a new address (as `terraform state mv`)."""
-    result = _service().mv(source_from(state_path, chdir, backend_spec, workspace), source, destination,
+    result = _service().mv(source_from(state_path, chdir, backend_spec, workspace, terragrunt_unit), source, destination,
                            dry_run=dry_run, lock_timeout=_timeout(lock_timeout))
     _report(result, as_json)
 
@@ -200,14 +257,14 @@ def mv_cmd(state_path, chdir, backend_spec, workspace, source, destination, dry_
 @lock_timeout_option
 @json_option
 @handle_errors
-def import_cmd(state_path, chdir, backend_spec, workspace, address, attributes_src, provider, schema_version,
-               create, dry_run, lock_timeout, as_json) -> None:
+def import_cmd(state_path, chdir, backend_spec, terragrunt_unit, workspace, address, attributes_src,
+               provider, schema_version, create, dry_run, lock_timeout, as_json) -> None:
     """Add a resource instance built from known attributes (no provider call is made)."""
     attributes = _read_json_arg(attributes_src)
     if not isinstance(attributes, dict):
         raise UsageError("--attributes must be a JSON object")
     result = _service().import_instance(
-        source_from(state_path, chdir, backend_spec, workspace), address, attributes, provider=provider,
+        source_from(state_path, chdir, backend_spec, workspace, terragrunt_unit), address, attributes, provider=provider,
         schema_version=schema_version, dry_run=dry_run, lock_timeout=_timeout(lock_timeout), create=create,
     )
     _report(result, as_json)
@@ -238,10 +295,10 @@ def _read_json_arg(src: str) -> Any:
 @state_source_options
 @json_option
 @handle_errors
-def validate_cmd(state_path, chdir, backend_spec, workspace, as_json) -> None:
+def validate_cmd(state_path, chdir, backend_spec, terragrunt_unit, workspace, as_json) -> None:
     """Check the state: duplicate addresses, dangling dependencies, provider references, serial/lineage.
     Exits 1 when there are errors (warnings alone exit 0)."""
-    report = _service().validate(source_from(state_path, chdir, backend_spec, workspace))
+    report = _service().validate(source_from(state_path, chdir, backend_spec, workspace, terragrunt_unit))
     if as_json:
         emit_json(report.to_json())
     else:
@@ -261,9 +318,9 @@ def validate_cmd(state_path, chdir, backend_spec, workspace, as_json) -> None:
 @state_group.command("pull", epilog=EPILOG)
 @state_source_options
 @handle_errors
-def pull_cmd(state_path, chdir, backend_spec, workspace) -> None:
+def pull_cmd(state_path, chdir, backend_spec, terragrunt_unit, workspace) -> None:
     """Print the current state to stdout, formatted as Terraform writes it (legacy formats upgraded to v4)."""
-    data = _service().pull(source_from(state_path, chdir, backend_spec, workspace))
+    data = _service().pull(source_from(state_path, chdir, backend_spec, workspace, terragrunt_unit))
     sys.stdout.buffer.write(data)
     sys.stdout.flush()
 
@@ -276,7 +333,8 @@ def pull_cmd(state_path, chdir, backend_spec, workspace) -> None:
 @lock_timeout_option
 @json_option
 @handle_errors
-def push_cmd(state_path, chdir, backend_spec, workspace, file, force, dry_run, lock_timeout, as_json) -> None:
+def push_cmd(state_path, chdir, backend_spec, terragrunt_unit, workspace, file, force, dry_run, lock_timeout,
+             as_json) -> None:
     """Replace the state with FILE ('-' for stdin) under Terraform's rules: same lineage, serial not
     older, same serial only with the same content."""
     if file == "-":
@@ -286,7 +344,7 @@ def push_cmd(state_path, chdir, backend_spec, workspace, file, force, dry_run, l
             data = Path(file).read_bytes()
         except OSError as exc:
             raise UsageError(f"cannot read {file}: {exc.strerror or exc}") from None
-    result = _service().push(source_from(state_path, chdir, backend_spec, workspace), data, path=file,
+    result = _service().push(source_from(state_path, chdir, backend_spec, workspace, terragrunt_unit), data, path=file,
                              force=force, dry_run=dry_run, lock_timeout=_timeout(lock_timeout))
     _report(result, as_json)
 
@@ -313,9 +371,10 @@ def _backup_json(b) -> dict[str, Any]:
 @click.option("--reason", default="manual backup", show_default=True, help="Why, shown in `state backups`.")
 @json_option
 @handle_errors
-def backup_cmd(state_path, chdir, backend_spec, workspace, reason, as_json) -> None:
+def backup_cmd(state_path, chdir, backend_spec, terragrunt_unit, workspace, reason, as_json) -> None:
     """Take a backup of the current state now."""
-    row = _service().backup(source_from(state_path, chdir, backend_spec, workspace), reason=reason)
+    row = _service().backup(source_from(state_path, chdir, backend_spec, workspace, terragrunt_unit),
+                            reason=reason)
     if as_json:
         emit_json(_backup_json(row))
     else:
@@ -328,10 +387,10 @@ def backup_cmd(state_path, chdir, backend_spec, workspace, reason, as_json) -> N
 @click.option("--all", "all_locations", is_flag=True, help="Backups of every state, not just this one.")
 @json_option
 @handle_errors
-def backups_cmd(state_path, chdir, backend_spec, workspace, all_locations, as_json) -> None:
+def backups_cmd(state_path, chdir, backend_spec, terragrunt_unit, workspace, all_locations, as_json) -> None:
     """List backups, newest first: ID, time, serial, lineage, reason."""
     service = _service()
-    source = None if all_locations else source_from(state_path, chdir, backend_spec, workspace)
+    source = None if all_locations else source_from(state_path, chdir, backend_spec, workspace, terragrunt_unit)
     rows = service.list_backups(source, all_locations=all_locations)
     if as_json:
         emit_json([_backup_json(r) for r in rows])
@@ -357,11 +416,11 @@ def backups_cmd(state_path, chdir, backend_spec, workspace, all_locations, as_js
 @lock_timeout_option
 @json_option
 @handle_errors
-def restore_cmd(state_path, chdir, backend_spec, workspace, backup_id, force, dry_run, lock_timeout,
-                as_json) -> None:
+def restore_cmd(state_path, chdir, backend_spec, terragrunt_unit, workspace, backup_id, force, dry_run,
+                lock_timeout, as_json) -> None:
     """Write a backup back as the current state (serial = current + 1, so every client sees it as newest).
     The state being replaced is itself backed up first."""
-    result = _service().restore(source_from(state_path, chdir, backend_spec, workspace), backup_id,
+    result = _service().restore(source_from(state_path, chdir, backend_spec, workspace, terragrunt_unit), backup_id,
                                 force=force, dry_run=dry_run, lock_timeout=_timeout(lock_timeout))
     _report(result, as_json)
 
@@ -371,9 +430,9 @@ def restore_cmd(state_path, chdir, backend_spec, workspace, backup_id, force, dr
 @state_source_options
 @json_option
 @handle_errors
-def locks_cmd(state_path, chdir, backend_spec, workspace, as_json) -> None:
+def locks_cmd(state_path, chdir, backend_spec, terragrunt_unit, workspace, as_json) -> None:
     """Show who holds the state lock, since when and for what."""
-    status = _service().locks(source_from(state_path, chdir, backend_spec, workspace))
+    status = _service().locks(source_from(state_path, chdir, backend_spec, workspace, terragrunt_unit))
     if as_json:
         emit_json(status.to_json())
         return
@@ -394,11 +453,11 @@ def locks_cmd(state_path, chdir, backend_spec, workspace, as_json) -> None:
 @click.option("--force", is_flag=True, help="Release even if LOCK_ID does not match the holder's ID.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @handle_errors
-def unlock_cmd(state_path, chdir, backend_spec, workspace, lock_id, force, yes) -> None:
+def unlock_cmd(state_path, chdir, backend_spec, terragrunt_unit, workspace, lock_id, force, yes) -> None:
     """Release a lock left by a dead process. Check `state locks` first: releasing a live lock lets two
     writers collide."""
     service = _service()
-    source = source_from(state_path, chdir, backend_spec, workspace)
+    source = source_from(state_path, chdir, backend_spec, workspace, terragrunt_unit)
     status = service.locks(source)
     if not status.locked:
         raise UsageError(f"{status.location} is not locked")

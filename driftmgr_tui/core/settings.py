@@ -33,6 +33,7 @@ import platformdirs
 
 from driftmgr_tui.core import keys as keymap
 from driftmgr_tui.core.errors import ConfigError
+from driftmgr_tui.discovery.registry import PROVIDERS
 
 APP_NAME = "driftmgr"
 ENV_DATA_DIR = "DRIFTMGR_DATA_DIR"
@@ -54,6 +55,7 @@ class EnvironmentConfig:
     name: str
     states: tuple[str, ...] = ()  # files, globs, or backend specs (s3://bucket/key?region=...)
     chdir: str | None = None
+    terragrunt: str | None = None  # a Terragrunt tree: the state of every unit under it
     workspaces: tuple[str, ...] = ()  # "*" means every workspace of the backend
     provider: str | None = None
     regions: tuple[str, ...] = ()
@@ -86,6 +88,8 @@ class Settings:
     db_password_ref: str | None = None  # the PostgreSQL password's keyring reference ([database] password_secret)
     secrets_backend: str = "os"  # "os" keyring, or "plaintext" (a file in the data dir, chosen explicitly)
     keys: Mapping[str, str] = field(default_factory=dict)  # "drift.rescan" -> "R" (Textual key names)
+    # [digitalocean]: token_secret / spaces_key_secret (keyring references), spaces_access_id, spaces_regions
+    digitalocean: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def backups_dir(self) -> Path:
@@ -232,17 +236,21 @@ _SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
     "drift": {"retention_days": _expect_retention, "severity": _expect_tables},
     "remediation": {"four_eyes": _expect_bool, "approver": _expect_str},
     "secrets": {"backend": _expect_choice(*SECRETS_BACKENDS)},
+    "digitalocean": {"token_secret": _expect_secret_ref("digitalocean"), "spaces_access_id": _expect_str,
+                     "spaces_key_secret": _expect_secret_ref("spaces"), "spaces_regions": _expect_names},
     "keys": {},  # "SECTION.ACTION" = "key", checked by core.keys
     "environments": {},  # one table per environment, checked by _ENVIRONMENT_SCHEMA
 }
 # keys whose value is a keyring reference: the editor and `driftmgr config secret` store the secret
-SECRET_FIELDS = {"database.password_secret": "db"}
+SECRET_FIELDS = {"database.password_secret": "db", "digitalocean.token_secret": "digitalocean",
+                 "digitalocean.spaces_key_secret": "spaces"}
 
 _ENVIRONMENT_SCHEMA: dict[str, Callable[[Any], Any]] = {
     "states": _expect_str_list,
     "chdir": _expect_str,
+    "terragrunt": _expect_str,
     "workspaces": _expect_str_list,
-    "provider": _expect_choice("aws", "azure", "gcp"),
+    "provider": _expect_choice(*PROVIDERS),
     "regions": _expect_names,
     "profile": _expect_str,
     "role_arn": _expect_str,
@@ -286,9 +294,10 @@ def _validate_environment(path: Path, name: str, table: Any) -> EnvironmentConfi
             raise _fail(path, field_name, "unknown key", message=f"unknown key {field_name}",
                         hint=_suggest(key, list(_ENVIRONMENT_SCHEMA)))
         values[key] = _convert(path, field_name, check, value)
-    if not values.get("states") and not values.get("chdir"):
+    if not values.get("states") and not values.get("chdir") and not values.get("terragrunt"):
         raise _fail(path, f"environments.{name}",
-                    "give states (files, globs, backend specs) or chdir (a Terraform working dir)")
+                    "give states (files, globs, backend specs), chdir (a Terraform working dir) "
+                    "or terragrunt (a Terragrunt tree)")
     return EnvironmentConfig(name=name, **values)
 
 
@@ -520,4 +529,5 @@ def load_settings() -> Settings:
         db_password_ref=database.get("password_secret"),
         secrets_backend=secrets.get("backend", "os"),
         keys=config.get("keys", {}),
+        digitalocean=config.get("digitalocean", {}),
     )

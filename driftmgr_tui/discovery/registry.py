@@ -2,7 +2,7 @@
 exact ``id`` Terraform stores for it.
 
 The registry is data. Each provider contributes a table of :class:`TypeMapping` entries (``aws/catalog.py``,
-``azure/catalog.py``, ``gcp/catalog.py``); an entry's ``id`` is either a template over the fields the cloud
+``azure/catalog.py``, ``gcp/catalog.py``, ``digitalocean/catalog.py``); an entry's ``id`` is either a template over the fields the cloud
 API returned (``"{VpcId}"``, ``"{HostedZone.Id|basename}"``) or, where a template cannot say it, a small
 function. Drift detection matches a state instance to a discovered resource by ``(terraform type,
 match_key(id))``, so an id rule that is wrong by one character is a false "missing" *and* a false
@@ -23,8 +23,15 @@ from driftmgr_tui.core.errors import DriftmgrError, UsageError
 
 IdRule = str | Callable[[Mapping[str, Any]], str]
 
-PROVIDERS = ("aws", "azure", "gcp")
-TERRAFORM_PREFIX = {"aws": "aws_", "azure": "azurerm_", "gcp": "google_"}
+# The clouds discovery knows: the one list the CLI's --provider choices, the config schema, the services and the
+# TUI take their choices from.
+PROVIDERS = ("aws", "azure", "gcp", "digitalocean")
+TERRAFORM_PREFIX = {"aws": "aws_", "azure": "azurerm_", "gcp": "google_", "digitalocean": "digitalocean_"}
+
+
+def providers_text(last: str = "or") -> str:
+    """``"aws, azure, gcp or digitalocean"``, for messages naming the choices."""
+    return f"{', '.join(PROVIDERS[:-1])} {last} {PROVIDERS[-1]}"
 
 
 class MappingError(DriftmgrError):
@@ -120,13 +127,16 @@ def render_optional(rule: IdRule | None, fields: Mapping[str, Any]) -> str | Non
 
 def normalize_tags(raw: Any) -> dict[str, str]:
     """Tags as a plain ``{key: value}`` dict from the shapes cloud APIs use: a dict, or a list of
-    ``{"Key", "Value"}`` / ``{"key", "value"}`` / ``{"TagKey", "TagValue"}`` objects."""
+    ``{"Key", "Value"}`` / ``{"key", "value"}`` / ``{"TagKey", "TagValue"}`` objects, or a list of plain
+    strings (DigitalOcean's tags: each becomes a key with an empty value; ``env:prod`` stays one key)."""
     if not raw:
         return {}
     if isinstance(raw, Mapping):
         return {str(k): "" if v is None else str(v) for k, v in raw.items()}
     tags: dict[str, str] = {}
     if isinstance(raw, list):
+        if all(isinstance(item, str) for item in raw):
+            return {item: "" for item in raw if item}
         for item in raw:
             if not isinstance(item, Mapping):
                 continue
@@ -206,6 +216,7 @@ def registry() -> Registry:
     """The registry of every provider's catalog (imported lazily: only data, no SDKs)."""
     from driftmgr_tui.discovery.aws.catalog import AWS_TYPES
     from driftmgr_tui.discovery.azure.catalog import AZURE_TYPES
+    from driftmgr_tui.discovery.digitalocean.catalog import DIGITALOCEAN_TYPES
     from driftmgr_tui.discovery.gcp.catalog import GCP_TYPES
 
-    return Registry([*AWS_TYPES, *AZURE_TYPES, *GCP_TYPES])
+    return Registry([*AWS_TYPES, *AZURE_TYPES, *GCP_TYPES, *DIGITALOCEAN_TYPES])

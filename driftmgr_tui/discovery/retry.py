@@ -22,8 +22,10 @@ def call_with_backoff(
     ctx: ScanContext,
     *,
     is_retryable: Callable[[BaseException], bool],
+    retry_after: Callable[[BaseException], float | None] | None = None,
 ) -> T:
-    """``call()``; on a retryable error wait (cancellably) and try again, up to ``ctx.max_retries`` times."""
+    """``call()``; on a retryable error wait (cancellably) and try again, up to ``ctx.max_retries`` times.
+    ``retry_after(exc)``, when given, is the least wait the remote side asked for (a rate limit's reset)."""
     attempt = 0
     while True:
         ctx.check_cancelled()
@@ -35,7 +37,8 @@ def call_with_backoff(
             attempt += 1
             if attempt > ctx.max_retries or not is_retryable(exc):
                 raise
-            delay = backoff_delay(attempt, base=ctx.backoff_base, cap=ctx.backoff_cap)
+            delay = backoff_delay(attempt, base=ctx.backoff_base, cap=ctx.backoff_cap,
+                                  retry_after=retry_after(exc) if retry_after is not None else None)
             if ctx.on_retry is not None:
                 ctx.on_retry(what, exc, delay)
             if ctx.cancel_event.wait(delay):

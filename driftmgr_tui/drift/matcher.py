@@ -29,6 +29,9 @@ from driftmgr_tui.drift.projections import STANDALONE_RULE_TYPES, ComparisonCont
 from driftmgr_tui.drift.severity import SeverityRules
 
 GLOBAL = "global"
+# A task's partition that stands for every partition of its types (a DigitalOcean listing without a region
+# filter sees every region at once).
+EVERY_PARTITION = "*"
 
 
 class IgnoreRules(Protocol):
@@ -77,9 +80,21 @@ _AZ = re.compile(r"([a-z]{2}(?:-[a-z]+)+-\d+)[a-z]+\Z")
 _SUBSCRIPTION = re.compile(r"/subscriptions/([^/]+)", re.IGNORECASE)
 
 
+def task_partition(provider: str, account: str, region: str) -> str:
+    """The partition a discovery task covered, in :func:`partition_of`'s terms: AWS tasks and DigitalOcean
+    tasks are per region (a DigitalOcean listing of ``all`` regions covers :data:`EVERY_PARTITION`), Azure
+    and Google tasks per subscription or project."""
+    if provider == "aws":
+        return region
+    if provider == "digitalocean":
+        return EVERY_PARTITION if region == "all" else region
+    return account
+
+
 def partition_of(provider: str, terraform_type: str, attrs: Mapping[str, Any]) -> str | None:
-    """Where discovery looks for this instance: its AWS region, Azure subscription or Google project; None
-    when the attributes do not say."""
+    """Where discovery looks for this instance: its AWS region, Azure subscription, Google project or
+    DigitalOcean region (``global`` for account-wide DigitalOcean types); None when the attributes do not
+    say."""
     if provider == "aws":
         if terraform_type in _global_aws_types():
             return GLOBAL
@@ -104,6 +119,9 @@ def partition_of(provider: str, terraform_type: str, attrs: Mapping[str, Any]) -
     if provider == "gcp":
         project = attrs.get("project")
         return project if isinstance(project, str) and project else None
+    if provider == "digitalocean":
+        region = attrs.get("region")
+        return region if isinstance(region, str) and region else GLOBAL
     return None
 
 
@@ -137,11 +155,11 @@ class Evaluation:
         if provider not in self.providers:
             return f"provider {provider} was not discovered"
         if partition is not None:
-            key = (ctype, partition)
-            if key in self.ok:
-                return None
-            if key in self.failed:
-                return self.failed[key]
+            for key in ((ctype, partition), (ctype, EVERY_PARTITION)):
+                if key in self.ok:
+                    return None
+                if key in self.failed:
+                    return self.failed[key]
             if ctype not in self.types_ok and ctype not in self.types_failed:
                 return "type not discovered"
             return f"{partition} was not in the discovery scope"

@@ -25,7 +25,8 @@ SEVERITIES = ("critical", "high", "medium", "low", "info")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}  # lower is worse
 
 # provider name in a state's provider string -> discovery provider
-STATE_PROVIDERS = {"aws": "aws", "azurerm": "azure", "google": "gcp", "google-beta": "gcp"}
+STATE_PROVIDERS = {"aws": "aws", "azurerm": "azure", "google": "gcp", "google-beta": "gcp",
+                   "digitalocean": "digitalocean"}
 
 
 def worst(severities: Any, default: str = "info") -> str:
@@ -69,7 +70,7 @@ class ManagedInstance:
     module: str
     terraform_type: str
     terraform_id: str
-    provider: str  # discovery provider name: aws | azure | gcp | (other Terraform providers as is)
+    provider: str  # discovery provider name: aws | azure | gcp | digitalocean | (other providers as is)
     attributes: dict[str, Any]
     state: str  # location of the state that holds it
     sensitive_paths: frozenset[str] = frozenset()

@@ -238,7 +238,7 @@ class Projection:
     # state the attribute
     fields: tuple[tuple[str, str], ...] = ()
     computed: Computed | None = None
-    # how tags (labels) are compared: "aws", "azure", "gcp", or not at all
+    # how tags (labels) are compared: "aws", "azure", "gcp", "digitalocean", or not at all
     tags: str | None = None
 
 
@@ -266,11 +266,18 @@ PROJECTIONS: dict[str, Projection] = {
     "aws_lambda_function": Projection(_fields(runtime="Runtime", handler="Handler", memory_size="MemorySize",
                                               timeout="Timeout", role="Role", description="Description"),
                                       tags="aws"),
+    "digitalocean_droplet": Projection(_fields(size="size_slug"), tags="digitalocean"),
+    "digitalocean_volume": Projection(_fields(size="size_gigabytes"), tags="digitalocean"),
+    "digitalocean_vpc": Projection(_fields(ip_range="ip_range")),
+    "digitalocean_database_cluster": Projection(_fields(engine="engine", version="version", size="size",
+                                                        node_count="num_nodes"), tags="digitalocean"),
+    "digitalocean_kubernetes_cluster": Projection(_fields(version="version"), tags="digitalocean"),
 }
 GENERIC: dict[str, Projection] = {
     "aws": Projection(tags="aws"),
     "azure": Projection(computed=_azure_location_pair, tags="azure"),
     "gcp": Projection(tags="gcp"),
+    "digitalocean": Projection(tags="digitalocean"),
 }
 
 
@@ -373,6 +380,8 @@ def _tags_pair(mode: str, inst: ManagedInstance, cloud: CloudObject) -> tuple[st
     elif mode == "azure":
         expected = effective_tags(attrs)
         actual = dict(cloud.tags)
+    elif mode == "digitalocean":
+        return _digitalocean_tags(inst, cloud)
     else:
         expected = attrs.get("effective_labels")
         if expected is None:
@@ -385,6 +394,24 @@ def _tags_pair(mode: str, inst: ManagedInstance, cloud: CloudObject) -> tuple[st
     if expected is None or expected == actual or _cheaply_equal(expected, actual):
         return None
     return "tags", expected, actual
+
+
+# Tags DigitalOcean Kubernetes puts on its clusters itself; the provider leaves them out of a cluster's tags.
+_DOKS_TAG_PREFIXES = ("k8s:", "terraform:")
+
+
+def _digitalocean_tags(inst: ManagedInstance, cloud: CloudObject) -> tuple[str, Any, Any] | None:
+    """DigitalOcean tags are a set of strings on both sides (case-insensitive, as DigitalOcean treats them);
+    compared only when the state has ``tags`` and the API answer listed them."""
+    expected = inst.attributes.get("tags")
+    actual = cloud.attributes.get("tags")
+    if not isinstance(expected, list) or not isinstance(actual, list):
+        return None
+    if cloud.terraform_type == "digitalocean_kubernetes_cluster":
+        actual = [t for t in actual if t != "k8s" and not str(t).startswith(_DOKS_TAG_PREFIXES)]
+    if {str(t).lower() for t in expected} == {str(t).lower() for t in actual}:
+        return None
+    return "tags", sorted(map(str, expected)), sorted(map(str, actual))
 
 
 def _listed(value: Any) -> Any:

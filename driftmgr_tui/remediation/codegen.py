@@ -441,13 +441,19 @@ def identifier_argument(terraform_type: str, attributes: Fields) -> tuple[str, A
 def import_id_for(terraform_type: str, terraform_id: str, attributes: Fields) -> str:
     """The ID ``terraform import`` takes for a discovered object: its ``terraform_id`` (what the provider
     stores as ``id``) except where the two differ. AWS provider v5 stores a DB instance's resource id
-    (``db-...``) but imports by its identifier, and stores a task definition's family but imports by ARN."""
+    (``db-...``) but imports by its identifier, and stores a task definition's family but imports by ARN.
+    The digitalocean provider stores a record's id but imports ``domain,id``, and a Spaces bucket's name but
+    imports ``region,name``."""
     if terraform_type == "aws_db_instance" and attributes.get("DBInstanceIdentifier"):
         return str(attributes["DBInstanceIdentifier"])
     if terraform_type == "aws_ecs_task_definition":
         arn = (attributes.get("taskDefinition") or {}).get("taskDefinitionArn")
         if arn:
             return str(arn)
+    if terraform_type == "digitalocean_record" and attributes.get("domain"):
+        return f"{attributes['domain']},{terraform_id}"
+    if terraform_type == "digitalocean_spaces_bucket" and attributes.get("region"):
+        return f"{attributes['region']},{terraform_id}"
     return terraform_id
 
 

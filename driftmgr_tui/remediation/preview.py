@@ -19,7 +19,7 @@ def source_flags(source: dict[str, Any] | None) -> str:
         return ""
     flags = []
     for key, flag in (("state_path", "--state"), ("chdir", "--chdir"), ("backend", "--backend"),
-                      ("workspace", "--workspace")):
+                      ("terragrunt_unit", "--terragrunt-unit"), ("workspace", "--workspace")):
         if source.get(key):
             flags.append(f"{flag} {shlex.quote(str(source[key]))}")
     return " ".join(flags)
@@ -32,7 +32,8 @@ def state_source(source: dict[str, Any] | None) -> Any:
         raise DriftmgrError("the action does not say which state it changes")
     return StateSource(state_path=Path(source["state_path"]) if source.get("state_path") else None,
                        chdir=Path(source["chdir"]) if source.get("chdir") else None,
-                       backend=source.get("backend"), workspace=source.get("workspace"))
+                       backend=source.get("backend"), workspace=source.get("workspace"),
+                       terragrunt_unit=Path(source["terragrunt_unit"]) if source.get("terragrunt_unit") else None)
 
 
 def terraform_command(workdir: Path, *args: str) -> str:

@@ -18,6 +18,7 @@ from driftmgr_tui.core.errors import ConfigError
 HELP = {
     "states": "files, globs, s3://bucket/key?region=… (comma-separated)",
     "chdir": "a Terraform working dir",
+    "terragrunt": "a Terragrunt tree: every unit's state",
     "workspaces": "workspaces of the backends; * for all",
     "regions": "AWS regions, or all",
     "profile": "AWS profile",
@@ -32,6 +33,10 @@ HELP = {
     "drift.retention_days": "90",
     "remediation.approver": "user@host of the OS login",
     "secrets.backend": "os",
+    "digitalocean.token_secret": "set on the Secrets page",
+    "digitalocean.spaces_access_id": "Spaces access key id (for Spaces buckets)",
+    "digitalocean.spaces_key_secret": "set on the Secrets page",
+    "digitalocean.spaces_regions": "the Spaces regions to list (default: all of them)",
 }
 
 
@@ -240,11 +245,12 @@ class SettingsForm(ConfigForm):
                  choices: Callable[[str], tuple[str, ...]], check: Callable[[str, str], Any],
                  display: Callable[[Any], str]) -> None:
         rows = []
+        width = max([25, *(len(field) + 1 for field in fields)])  # the longest field name, whole
         for field in fields:
             kind = kinds(field)
             options = ("true", "false") if kind == "bool" else choices(field)
             rows.append(FieldRow(field, field, display(values.get(field)), choices=options,
-                                 placeholder=HELP.get(field, ""), label_width=25,
+                                 placeholder=HELP.get(field, ""), label_width=width,
                                  disabled=kind == "secret" or field == "secrets.backend"))
         super().__init__("Settings", rows, check,
                          note="ctrl+s save · empty means the default · the database password and the "

@@ -18,11 +18,12 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 from textual.worker import WorkerState
 
+from driftmgr_tui.discovery.registry import PROVIDERS
+
 Bindings = list[Binding | tuple[str, str] | tuple[str, str, str]]
 
 STATUS_STYLE = {"queued": "dim", "running": "bold cyan", "complete": "green", "partial": "yellow",
                 "failed": "bold red", "cancelled": "magenta"}
-PROVIDERS = ("aws", "azure", "gcp")
 
 
 # -- formatting shared with the runs table ----------------------------------------------------------------
@@ -96,7 +97,7 @@ def scope_defaults(hub: Any) -> Any:
 
 # field id -> (label, which providers have it, placeholder, hint shown when there is no problem)
 FIELDS = {
-    "regions": ("Regions", ("aws",), "us-east-1, eu-west-1 or all",
+    "regions": ("Regions", ("aws", "digitalocean"), "us-east-1, eu-west-1 or all",
                 "empty: the configured region (AWS_REGION or the profile's); all: every enabled region"),
     "profile": ("Profile", ("aws",), "default chain", "a profile of ~/.aws/config; empty: AWS_PROFILE or the chain"),
     "role_arn": ("Role ARN", ("aws",), "none", "optional: assume this role first (e.g. a read-only audit role)"),
@@ -104,6 +105,10 @@ FIELDS = {
                       "subscription ids, comma-separated"),
     "projects": ("Projects", ("gcp",), "the ADC project", "project ids, folders/NUMBER or organizations/NUMBER"),
     "types": ("Types", PROVIDERS, "every type", "optional: only these Terraform types, e.g. aws_s3_bucket"),
+}
+# (field, provider) -> placeholder and hint where a field means something else for that provider
+PROVIDER_FIELDS = {
+    ("regions", "digitalocean"): ("every region", "optional: only these regions, e.g. nyc1, ams3"),
 }
 
 
@@ -173,8 +178,10 @@ class StartRunScreen(ModalScreen[Any]):
         return str(self.query_one("#provider", Select).value)
 
     def _show_fields(self) -> None:
-        for name, (_label, owners, _placeholder, _hint) in FIELDS.items():
+        for name, (_label, owners, placeholder, _hint) in FIELDS.items():
             self.query_one(f"#field-{name}").set_class(self.provider not in owners, "hidden")
+            override = PROVIDER_FIELDS.get((name, self.provider))
+            self.query_one(f"#{name}", Input).placeholder = override[0] if override else placeholder
 
     def scope(self) -> Any:
         """The scope the visible fields describe (the hidden fields of other providers are left out)."""
@@ -196,7 +203,8 @@ class StartRunScreen(ModalScreen[Any]):
         for name, (_label, _owners, _placeholder, hint) in FIELDS.items():
             note = self.query_one(f"#note-{name}", Static)
             problem = self.problems.get(name)
-            note.update(escape(problem or hint))
+            override = PROVIDER_FIELDS.get((name, self.provider))
+            note.update(escape(problem or (override[1] if override else hint)))
             note.set_class(problem is not None, "problem")
         return self.problems
 
@@ -292,7 +300,7 @@ class RunDetailScreen(ModalScreen[None]):
         unsupported = self.query_one("#detail-unsupported", Static)
         unsupported.display = bool(run.unsupported)
         if run.unsupported:
-            listed = ", ".join(f"{k} ({v})" for k, v in sorted(run.unsupported.items()))
+            listed = ", ".join(f"{k} ({v})" if v else k for k, v in sorted(run.unsupported.items()))
             unsupported.update(Text.assemble(("Seen but not covered yet: ", "bold"), listed))
 
     @staticmethod

@@ -47,11 +47,14 @@ from driftmgr_tui.core.settings import (
     setting_fields,
     validate_config,
 )
+from driftmgr_tui.discovery.registry import providers_text
 
 TEST_JOB = "config.test_connection"
 BACKUP_SUFFIX = ".bak"
 REJECTED_SUFFIX = ".rejected"
-SECRET_LABELS = {"database.password_secret": "PostgreSQL password"}
+SECRET_LABELS = {"database.password_secret": "PostgreSQL password",
+                 "digitalocean.token_secret": "DigitalOcean API token",
+                 "digitalocean.spaces_key_secret": "DigitalOcean Spaces secret key"}
 
 
 @dataclass(frozen=True)
@@ -489,7 +492,7 @@ class ConfigService:
             raise UsageError(f"no environment {environment!r} in {self.path}")
         if not env.provider:
             raise UsageError(f"environment {environment} names no provider",
-                             hint=f'set provider = "aws", "azure" or "gcp" in [environments.{environment}]')
+                             hint=f"set provider ({providers_text()}) in [environments.{environment}]")
         scope = Scope(provider=env.provider, regions=env.regions, profile=env.profile, role_arn=env.role_arn,
                       subscriptions=env.subscriptions, projects=env.projects)
         return self.queue.enqueue(TEST_JOB, {"environment": environment, "scope": scope.to_json()},

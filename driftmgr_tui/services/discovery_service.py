@@ -33,7 +33,7 @@ from driftmgr_tui.core.jobs import Handler, JobContext, JobQueue, JobStatus, Job
 from driftmgr_tui.core.models import CloudResource, DiscoveryRun, DiscoveryTask, utcnow
 from driftmgr_tui.core.settings import Settings, load_settings
 from driftmgr_tui.discovery.model import ProviderAdapter, ScanTask, Scope
-from driftmgr_tui.discovery.registry import match_key
+from driftmgr_tui.discovery.registry import PROVIDERS, match_key, providers_text
 from driftmgr_tui.discovery.scanner import ScanLimits, Scanner, TaskOutcome
 
 JOB_KIND = "discovery"
@@ -57,7 +57,11 @@ def default_adapter(scope: Scope) -> ProviderAdapter:
         from driftmgr_tui.discovery.gcp.adapter import GcpAdapter
 
         return GcpAdapter(scope)
-    raise UsageError(f"unknown provider {scope.provider!r}: choose aws, azure or gcp")
+    if scope.provider == "digitalocean":
+        from driftmgr_tui.discovery.digitalocean.adapter import DigitalOceanAdapter
+
+        return DigitalOceanAdapter(scope)
+    raise UsageError(f"unknown provider {scope.provider!r}: choose {providers_text()}")
 
 
 @dataclass(frozen=True)
@@ -197,8 +201,8 @@ class DiscoveryService:
 
     def start(self, scope: Scope, *, priority: int = 0) -> RunView:
         """Record a queued run and its job; a worker (or :meth:`run_job`) picks it up."""
-        if scope.provider not in ("aws", "azure", "gcp"):
-            raise UsageError(f"unknown provider {scope.provider!r}: choose aws, azure or gcp")
+        if scope.provider not in PROVIDERS:
+            raise UsageError(f"unknown provider {scope.provider!r}: choose {providers_text()}")
         with session_scope(self.engine) as session:
             run = DiscoveryRun(provider=scope.provider, scope=encode_json(scope.to_json()),
                                regions=encode_json(list(scope.regions)))
@@ -524,6 +528,10 @@ _AWS_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+")
 _GUID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 _GCP_SCOPE = re.compile(r"(projects/)?[a-z][a-z0-9-]{4,28}[a-z0-9]|(folders|organizations)/\d+")
+_DO_REGION = re.compile(r"[a-z]{3}\d")
+# scope fields and the providers they are for
+_SCOPE_OWNERS = {"regions": ("aws", "digitalocean"), "profile": ("aws",), "role_arn": ("aws",),
+                 "subscriptions": ("azure",), "projects": ("gcp",)}
 
 
 def scope_problems(scope: Scope, *, known_types: Iterable[str] | None = None) -> dict[str, str]:
@@ -532,12 +540,11 @@ def scope_problems(scope: Scope, *, known_types: Iterable[str] | None = None) ->
     ``known_types`` are the provider's Terraform types (default: the registry's). Checks the form only:
     whether the cloud knows the region or grants the role is for the run to find out."""
     problems: dict[str, str] = {}
-    if scope.provider not in ("aws", "azure", "gcp"):
-        return {"provider": f"unknown provider {scope.provider!r}: choose aws, azure or gcp"}
-    for key, owner in (("regions", "aws"), ("profile", "aws"), ("role_arn", "aws"), ("subscriptions", "azure"),
-                       ("projects", "gcp")):
-        if getattr(scope, key) and scope.provider != owner:
-            problems[key] = f"{key.replace('_', ' ')}: for {owner} discovery only"
+    if scope.provider not in PROVIDERS:
+        return {"provider": f"unknown provider {scope.provider!r}: choose {providers_text()}"}
+    for key, owners in _SCOPE_OWNERS.items():
+        if getattr(scope, key) and scope.provider not in owners:
+            problems[key] = f"{key.replace('_', ' ')}: for {' and '.join(owners)} discovery only"
     if scope.provider == "aws":
         bad = [r for r in scope.regions if r != "all" and not _AWS_REGION.fullmatch(r)]
         if bad:
@@ -549,6 +556,10 @@ def scope_problems(scope: Scope, *, known_types: Iterable[str] | None = None) ->
         if scope.role_arn and not _ROLE_ARN.fullmatch(scope.role_arn):
             problems["role_arn"] = (f"{scope.role_arn!r} is not a role ARN "
                                     "(arn:aws:iam::123456789012:role/NAME)")
+    if scope.provider == "digitalocean":
+        bad = [r for r in scope.regions if r != "all" and not _DO_REGION.fullmatch(r)]
+        if bad:
+            problems["regions"] = f"{bad[0]!r} is not a DigitalOcean region slug (like nyc1 or ams3), nor 'all'"
     bad = [s for s in scope.subscriptions if not _GUID.fullmatch(s)]
     if bad and scope.provider == "azure":
         problems["subscriptions"] = (f"{bad[0]!r} is not a subscription id "

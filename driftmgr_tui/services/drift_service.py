@@ -30,8 +30,9 @@ from driftmgr_tui.core.models import (
     IgnoreRuleRow,
 )
 from driftmgr_tui.core.settings import Settings
+from driftmgr_tui.discovery.registry import PROVIDERS
 from driftmgr_tui.drift import history as hist
-from driftmgr_tui.drift.matcher import Evaluation, detect
+from driftmgr_tui.drift.matcher import Evaluation, detect, task_partition
 from driftmgr_tui.drift.model import CONFIG_KINDS, KINDS, CloudObject, DetectionResult
 from driftmgr_tui.drift.severity import SeverityRules, rules_from_config
 from driftmgr_tui.services.base import ServiceBase
@@ -45,7 +46,7 @@ from driftmgr_tui.services.environments import (
 from driftmgr_tui.services.state_service import StateService
 
 FINISHED_RUNS = ("complete", "partial")
-CLOUD_PROVIDERS = ("aws", "azure", "gcp")
+CLOUD_PROVIDERS = PROVIDERS
 
 
 @dataclass
@@ -126,7 +127,7 @@ class DriftService(ServiceBase):
             loaded = load_states(self.state_service, spec)
             found = sorted({i.provider for i in managed_instances(loaded.states) if i.provider in CLOUD_PROVIDERS})
             if len(found) != 1:
-                raise UsageError("choose the cloud to scan with --provider aws|azure|gcp" + (
+                raise UsageError(f"choose the cloud to scan with --provider {'|'.join(PROVIDERS)}" + (
                     f" (the states hold {', '.join(found)})" if found else ""))
             cloud = found[0]
         return Scope(provider=cloud, regions=spec.regions, profile=spec.profile, role_arn=spec.role_arn,
@@ -284,7 +285,7 @@ class DriftService(ServiceBase):
                         for mapping in reg.by_cloud_type(row.provider, cloud_type):
                             types.extend(t for t in mapping.all_terraform_types if not wanted or t in wanted
                                          or mapping.terraform_type in wanted)
-                    partition = row.region if row.provider == "aws" else row.account
+                    partition = task_partition(row.provider, row.account, row.region)
                     evaluation.add_task(row.provider, partition, types, row.status, row.error)
                     if row.status != "succeeded":
                         failed += 1

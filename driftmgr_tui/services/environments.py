@@ -1,16 +1,16 @@
 """An environment's managed set: every state that belongs to it, read and turned into drift-engine input.
 
 An environment is named in the config file (``[environments.NAME]``) or given on the command line: state files
-(paths or globs), backend specs (``s3://bucket/key?region=...``, one per key), a Terraform working dir, and
-workspaces (``*`` for all of them). Together they form one managed set: a resource managed by any of them is
-managed.
+(paths or globs), backend specs (``s3://bucket/key?region=...``, one per key), a Terraform working dir,
+workspaces (``*`` for all of them) and a Terragrunt tree (the state of each of its units). Together they form
+one managed set: a resource managed by any of them is managed.
 """
 
 from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -35,6 +35,7 @@ class EnvironmentSpec:
     states: tuple[str, ...] = ()
     backends: tuple[str, ...] = ()
     chdir: Path | None = None
+    terragrunt: Path | None = None
     workspaces: tuple[str, ...] = ()
     provider: str | None = None
     regions: tuple[str, ...] = ()
@@ -47,7 +48,7 @@ class EnvironmentSpec:
 
     @property
     def has_states(self) -> bool:
-        return bool(self.states or self.backends or self.chdir)
+        return bool(self.states or self.backends or self.chdir or self.terragrunt)
 
 
 def resolve_environment(settings: Settings, name: str | None, **overrides: object) -> EnvironmentSpec:
@@ -62,6 +63,7 @@ def resolve_environment(settings: Settings, name: str | None, **overrides: objec
         spec = replace(
             spec, states=states, backends=backends,
             chdir=Path(config.chdir).expanduser() if config.chdir else None, workspaces=config.workspaces,
+            terragrunt=Path(config.terragrunt).expanduser() if config.terragrunt else None,
             provider=config.provider, regions=config.regions, profile=config.profile, role_arn=config.role_arn,
             subscriptions=config.subscriptions, projects=config.projects,
             ignore_file=Path(config.ignore_file).expanduser() if config.ignore_file else None,
@@ -82,7 +84,7 @@ def resolve_environment(settings: Settings, name: str | None, **overrides: objec
             spec = replace(spec, chdir=Path.cwd())
         else:
             raise UsageError("no state to compare: give --state PATH (repeatable, globs allowed), --backend SPEC, "
-                             "--chdir DIR, or --env NAME of a configured environment")
+                             "--chdir DIR, --terragrunt DIR, or --env NAME of a configured environment")
     return spec
 
 
@@ -161,10 +163,41 @@ def load_states(service: StateService, spec: EnvironmentSpec) -> LoadedStates:
         loaded.workdir_state = current
         for ws in _workspaces_of(service, StateSource(chdir=spec.chdir), spec.workspaces):
             add(StateSource(chdir=spec.chdir, workspace=ws), optional=True)
+    if spec.terragrunt is not None:
+        _load_terragrunt(spec.terragrunt, loaded, add)
     if not loaded.states:
         raise UsageError(f"environment {spec.name}: none of its states exist yet",
                          hint="; ".join(loaded.warnings) or None)
     return loaded
+
+
+def _load_terragrunt(tree: Path, loaded: LoadedStates, add: Callable[..., StateFile | None]) -> None:
+    """Every unit's state of the Terragrunt tree at ``tree``; a unit with no state yet is a warning."""
+    from driftmgr_tui.state.terragrunt import resolve_tree
+
+    if not tree.is_dir():
+        raise UsageError(f"--terragrunt {tree}: no such directory")
+    results = resolve_tree(tree)
+    if not results:
+        raise UsageError(f"--terragrunt {tree}: no Terragrunt unit here (no terragrunt.hcl in it or below it)")
+    owners: dict[str, str] = {}
+    for result in results:
+        if result.error is not None:
+            raise UsageError(f"Terragrunt unit {result.unit.directory}: {result.error.message}",
+                             hint=result.error.hint or f"`driftmgr state units {tree}` lists every unit")
+        state = result.state
+        assert state is not None
+        loaded.warnings.extend(f"Terragrunt unit {result.unit.name}: {w}" for w in state.warnings)
+        if state.pending:
+            loaded.warnings.append(f"Terragrunt unit {result.unit.name}: {state.pending}")
+            continue
+        if state.location in owners:
+            loaded.warnings.append(f"Terragrunt units {owners[state.location]} and {result.unit.name} use the "
+                                   f"same state {state.location} (is path_relative_to_include() missing "
+                                   "from the key?)")
+            continue
+        owners[state.location] = result.unit.name
+        add(StateSource(terragrunt_unit=result.unit.directory), optional=True)
 
 
 def _workspaces_of(service: StateService, source: StateSource, wanted: tuple[str, ...]) -> list[str]:

@@ -50,7 +50,8 @@ def _source_json(source: Any) -> dict[str, Any]:
     """A StateSource as plan params: paths made absolute, so the plan applies from any directory."""
     return {"state_path": str(Path(source.state_path).resolve()) if source.state_path else None,
             "chdir": str(Path(source.chdir).resolve()) if source.chdir else None,
-            "backend": source.backend, "workspace": source.workspace}
+            "backend": source.backend, "workspace": source.workspace,
+            "terragrunt_unit": str(Path(source.terragrunt_unit).resolve()) if source.terragrunt_unit else None}
 
 
 class RemediationService(ServiceBase):

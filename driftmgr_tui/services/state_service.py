@@ -23,18 +23,20 @@ from driftmgr_tui.state.store import CommitResult, StateStore
 
 @dataclass(frozen=True)
 class StateSource:
-    """Where a state lives. Exactly one of ``state_path``, ``chdir`` or ``backend`` (a spec such
-    as ``s3://bucket/key?region=eu-west-1``); none means the current directory as a working dir."""
+    """Where a state lives. Exactly one of ``state_path``, ``chdir``, ``backend`` (a spec such
+    as ``s3://bucket/key?region=eu-west-1``) or ``terragrunt_unit`` (a directory with a
+    ``terragrunt.hcl``); none means the current directory as a working dir."""
 
     state_path: Path | None = None
     chdir: Path | None = None
     backend: str | None = None
     workspace: str | None = None
+    terragrunt_unit: Path | None = None
 
     def __post_init__(self) -> None:
-        given = [x for x in (self.state_path, self.chdir, self.backend) if x is not None]
+        given = [x for x in (self.state_path, self.chdir, self.backend, self.terragrunt_unit) if x is not None]
         if len(given) > 1:
-            raise UsageError("give only one of --state, --chdir and --backend")
+            raise UsageError("give only one of --state, --chdir, --backend and --terragrunt-unit")
 
 
 @dataclass
@@ -106,6 +108,10 @@ class StateService:
             backend = backend_from_spec(source.backend)
             if source.workspace and hasattr(backend, "for_workspace"):
                 backend = backend.for_workspace(source.workspace)
+        elif source.terragrunt_unit is not None:
+            from driftmgr_tui.state.terragrunt import unit_backend
+
+            backend = unit_backend(source.terragrunt_unit, workspace=source.workspace)
         else:
             from driftmgr_tui.state.backends.config import backend_from_chdir
 

@@ -76,6 +76,7 @@ def test_coverage_per_provider() -> None:
     assert len(reg.terraform_types("aws")) >= 60
     assert len(reg.terraform_types("azure")) >= 40
     assert len(reg.terraform_types("gcp")) >= 30
+    assert len(reg.terraform_types("digitalocean")) >= 15
     cloud_keys = [(m.provider, m.cloud_type) for m in reg.mappings]
-    assert all(t.startswith(("aws_", "azurerm_", "google_")) for t in reg.terraform_types())
+    assert all(t.startswith(("aws_", "azurerm_", "google_", "digitalocean_")) for t in reg.terraform_types())
     assert cloud_keys  # every provider's catalog loaded

@@ -96,9 +96,10 @@ def test_rename_remove_and_unset(config: Path) -> None:
 
 @pytest.mark.parametrize(("change", "field", "detail"), [
     (lambda s: s.put_environment("bad", {"states": ["x"], "provider": "awz"}),
-     "environments.bad.provider", "must be one of aws, azure, gcp, got 'awz'"),
+     "environments.bad.provider", "must be one of aws, azure, gcp, digitalocean, got 'awz'"),
     (lambda s: s.put_environment("bad", {"provider": "aws"}),
-     "environments.bad", "give states (files, globs, backend specs) or chdir (a Terraform working dir)"),
+     "environments.bad", "give states (files, globs, backend specs), chdir (a Terraform working dir) "
+                         "or terragrunt (a Terragrunt tree)"),
     (lambda s: s.put_environment("prod", {"chdir": "/x"}),
      "environments.prod", "an environment of this name exists"),
     (lambda s: s.put_environment("bad name", {"chdir": "/x"}),
@@ -214,8 +215,10 @@ def test_a_secret_goes_to_the_keyring_and_only_its_reference_to_the_file(config:
     text = config.read_text()
     assert f'password_secret = "{ref}"' in text and "s3cret" not in text
     assert load_settings().db_password_ref == ref
-    [info] = service.secret_infos()
+    info, *others = service.secret_infos()
     assert (info.field, info.ref, info.stored) == ("database.password_secret", ref, True)
+    assert [(o.field, o.ref) for o in others] == [("digitalocean.token_secret", None),
+                                                  ("digitalocean.spaces_key_secret", None)]
     # replacing it: a new reference, and the old secret leaves the keyring
     second = service.set_secret("database.password_secret", "s3cret-second")
     assert second != ref and kr.secrets == {(SERVICE, second): "s3cret-second"}
@@ -360,7 +363,8 @@ def test_cli_covers_every_capability(config: Path, kr: MemoryKeyring, aws: str,
     assert shown["state"]["backup_retention"] == 9
     assert set(shown["environments"]) == {"prod", "dev"}
     assert shown["keys"] == [{"id": "drift.rescan", "description": "Rescan", "default": "r", "custom": "R"}]
-    [secret] = shown["secrets"]["fields"]
+    secret, *others = shown["secrets"]["fields"]
+    assert [o["ref"] for o in others] == [None, None]  # the DigitalOcean token and Spaces key: not set
     assert secret["stored"] is True and secret["ref"].startswith("db:") and shown["warnings"] == []
     assert "cli-secret" not in json.dumps(shown) and "cli-secret" not in config.read_text()
     keys = json.loads(cli("keys", "--json"))["keys"]

@@ -208,7 +208,8 @@ def test_role_assumption_uses_the_assumed_credentials(aws: str) -> None:
 def test_cli_usage_errors_exit_2() -> None:
     for args, fragment in (
         (["discover"], "--provider"),
-        (["discover", "--provider", "azure", "--regions", "x"], "--regions applies to --provider aws only"),
+        (["discover", "--provider", "azure", "--regions", "x"],
+         "--regions applies to --provider aws and digitalocean only"),
         (["discover", "--provider", "aws", "--type", "aws_nope"], "does not know aws_nope"),
         (["discover", "show", "999"], "no discovery run 999"),
     ):

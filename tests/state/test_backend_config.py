@@ -215,18 +215,18 @@ def test_local_backend_workspaces(tmp_path: Path) -> None:
 
 
 def test_unsupported_backend_type(tmp_path: Path) -> None:
-    d = workdir(tmp_path, {"main.tf": 'terraform {\n  backend "gcs" {\n    bucket = "b"\n  }\n}\n'})
+    d = workdir(tmp_path, {"main.tf": 'terraform {\n  backend "consul" {\n    path = "b"\n  }\n}\n'})
     with pytest.raises(
-        ConfigError, match=r"backend type 'gcs' is not supported yet \(supported: local, s3\)"
+        ConfigError, match=r"backend type 'consul' is not supported yet \(supported: local, s3, .*gcs"
     ) as err:
         backend_from_chdir(d)
     assert "main.tf" in str(err.value)
 
 
 def test_unsupported_backend_type_in_cache(tmp_path: Path) -> None:
-    cache = {"version": 3, "backend": {"type": "azurerm", "config": {"container_name": "c"}, "hash": 1}}
+    cache = {"version": 3, "backend": {"type": "consul", "config": {"path": "c"}, "hash": 1}}
     d = workdir(tmp_path, {".terraform/terraform.tfstate": cache})
-    with pytest.raises(ConfigError, match="backend type 'azurerm' is not supported yet"):
+    with pytest.raises(ConfigError, match="backend type 'consul' is not supported yet"):
         backend_from_chdir(d)
 
 
@@ -269,7 +269,7 @@ def test_spec_s3() -> None:
         ("s3://bucket-only", "expected s3://BUCKET/KEY"),
         ("s3://b/k?regoin=x", "unknown parameter 'regoin'"),
         ("s3://b/k?use_lockfile=perhaps", "'use_lockfile' must be true or false"),
-        ("gs://b/k", "scheme 'gs://' is not supported yet"),
+        ("consul://b/k", "scheme 'consul://' is not supported yet"),
         ("", "empty"),
     ],
 )

@@ -157,8 +157,8 @@ def test_a_new_environment_with_document_errors_at_their_fields(config_file: Pat
         await type_into(pilot, form.row("chdir"), "")
         await pilot.press("ctrl+s")
         await settle(pilot)
-        assert form.row("states").error == ("give states (files, globs, backend specs) or chdir (a Terraform "  # type: ignore[union-attr]
-                                            "working dir)")
+        assert form.row("states").error == ("give states (files, globs, backend specs), chdir (a Terraform "  # type: ignore[union-attr]
+                                            "working dir) or terragrunt (a Terragrunt tree)")
         assert config_file.read_text() == CONFIG
         await type_into(pilot, form.row("chdir"), "/infra/dev")
         await pilot.press("ctrl+s")

@@ -731,9 +731,13 @@ def test_snapshot_run_detail(three_runs: dict[str, int], snap_compare: Any, size
     (Scope("gcp", projects=("my-project", "projects/my-project", "folders/123", "organizations/456")), {}),
     (Scope("gcp", projects=("My_Project",)), {"projects": "'My_Project' is not a project id, projects/ID, "
                                                           "folders/NUMBER or organizations/NUMBER"}),
-    (Scope("gcp", regions=("us-east-1",), profile="audit"), {"regions": "regions: for aws discovery only",
-                                                             "profile": "profile: for aws discovery only"}),
-    (Scope("openstack"), {"provider": "unknown provider 'openstack': choose aws, azure or gcp"}),
+    (Scope("gcp", regions=("us-east-1",), profile="audit"), {
+        "regions": "regions: for aws and digitalocean discovery only", "profile": "profile: for aws discovery only"}),
+    (Scope("digitalocean", regions=("nyc1", "ams3"), types=("digitalocean_droplet",)), {}),
+    (Scope("digitalocean", regions=("us-east-1",), profile="audit"), {
+        "regions": "'us-east-1' is not a DigitalOcean region slug (like nyc1 or ams3), nor 'all'",
+        "profile": "profile: for aws discovery only"}),
+    (Scope("openstack"), {"provider": "unknown provider 'openstack': choose aws, azure, gcp or digitalocean"}),
 ])
 def test_scope_problems(scope: Scope, problems: dict[str, str]) -> None:
     from driftmgr_tui.services.discovery_service import scope_problems

@@ -126,7 +126,10 @@ def _backend_blocks(doc: dict[str, Any], path: Path) -> list[tuple[str, dict[str
         if not isinstance(terraform, dict):
             continue
         if terraform.get("cloud") is not None:
-            found.append(("cloud", {}))
+            cloud = _as_list(terraform["cloud"])
+            if not all(isinstance(block, dict) for block in cloud):
+                raise ConfigError(f"{path}: malformed cloud block")
+            found.append(("cloud", cloud[0] if cloud else {}))
         for backend in _as_list(terraform.get("backend")):
             if not isinstance(backend, dict):
                 raise ConfigError(f"{path}: malformed backend block")
@@ -200,12 +203,22 @@ def _local_backend(
 # StateBackend; it raises ConfigError naming the attribute that is wrong. Imported only when used.
 BUILDERS: dict[str, str] = {
     "s3": "driftmgr_tui.state.backends.s3:build_from_terraform",
+    "http": "driftmgr_tui.state.backends.http:build_from_terraform",
+    "remote": "driftmgr_tui.state.backends.tfc:build_remote",
+    "cloud": "driftmgr_tui.state.backends.tfc:build_cloud",
+    "gcs": "driftmgr_tui.state.backends.gcs:build_from_terraform",
+    "azurerm": "driftmgr_tui.state.backends.azurerm:build_from_terraform",
 }
 
 # spec scheme -> "module:function" building a backend from ``backend_from_spec``'s parsed URL
 # (``builder(spec, parts, params)``, params the query as a dict with no repeats).
 SPEC_SCHEMES: dict[str, str] = {
     "s3": "driftmgr_tui.state.backends.s3:build_from_spec",
+    "http+http": "driftmgr_tui.state.backends.http:build_from_spec",
+    "http+https": "driftmgr_tui.state.backends.http:build_from_spec",
+    "tfc": "driftmgr_tui.state.backends.tfc:build_from_spec",
+    "gs": "driftmgr_tui.state.backends.gcs:build_from_spec",
+    "azurerm": "driftmgr_tui.state.backends.azurerm:build_from_spec",
 }
 
 SUPPORTED_TYPES = ("local", *BUILDERS)
@@ -236,6 +249,9 @@ def _build(
         if where and exc.message.startswith(where):
             raise
         raise ConfigError(f"{where}{exc.message}", hint=exc.hint) from None
+
+
+build_backend = _build  # a backend from a Terraform backend type and config (Terragrunt's remote_state)
 
 
 def backend_from_chdir(directory: Path, *, workspace: str | None = None) -> StateBackend:
