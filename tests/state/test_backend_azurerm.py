@@ -1,10 +1,10 @@
 """AzureRMBackend against a real Azurite (tests/_fixtures/azurite.py) with the real azure-storage-blob client,
-checked with a plain azure-storage-blob client as Terraform would see the container."""
+checked with a plain azure-storage-blob client as Terraform would see the container; and real Terraform
+against the same Azurite."""
 
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 import os
 import re
@@ -14,8 +14,6 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,20 +21,33 @@ import pytest
 
 from driftmgr_tui.core.errors import (
     BackendError,
-    ConfigError,
     LockInfo,
-    ProviderAuthError,
     StateConflictError,
     StateFormatError,
     StateLockedError,
 )
 from driftmgr_tui.services.state_service import StateService, StateSource
 from driftmgr_tui.state import operations as ops
-from driftmgr_tui.state.backends.azurerm import AzureRMBackend, lock_metadata
-from driftmgr_tui.state.backends.azurerm_config import ENV_DEFAULTS, AzureRMBackendConfig
+from driftmgr_tui.state.backends.azurerm import AzureRMBackend
+from driftmgr_tui.state.backends.azurerm_config import AzureRMBackendConfig
 from driftmgr_tui.state.backends.base import new_lock_info
-from driftmgr_tui.state.backends.config import backend_from_chdir, backend_from_spec
+from driftmgr_tui.state.backends.config import backend_from_chdir
 from driftmgr_tui.state.store import StateStore
+from tests._fixtures.azurerm_state import (
+    KEY,
+    LINEAGE,
+    TF_LOCK_KEYS,
+    assert_unlocked,
+    blob_data,
+    blob_props,
+    lock_as,
+    make,
+    spec_of,
+    state_bytes,
+    stored_lock,
+)
+from tests._fixtures.azurerm_state import _no_azure_environment as _no_azure_environment  # autouse
+from tests._fixtures.azurerm_state import container as container  # the fixture
 from tests._fixtures.azurite import (
     ACCOUNT,
     ACCOUNT_KEY,
@@ -46,241 +57,9 @@ from tests._fixtures.azurite import (
     FaultyProxy,
     TlsConnectProxy,
     make_tls_files,
-    start_azurite,
-    stop_azurite,
 )
 from tests._fixtures.azurite import azurite as azurite  # the fixtures, for this module
 from tests._fixtures.azurite import azurite_container as azurite_container
-from tests._fixtures.cloudapi import FakeCloudApi, Reply
-from tests._fixtures.cloudapi import cloudapi as cloudapi
-
-KEY = "network/terraform.tfstate"
-LINEAGE = "5d7c1a6e-3b8e-4f55-9c0e-2f3a9b1c4d21"
-SUB = "00000000-1111-2222-3333-444444444444"
-TF_LOCK_KEYS = ["ID", "Operation", "Info", "Who", "Version", "Created", "Path"]
-
-
-def resource(name: str) -> dict[str, Any]:
-    attributes = {
-        "id": f"/subscriptions/{SUB}/resourceGroups/rg-{name}",
-        "name": f"rg-{name}",
-        "location": "westeurope",
-    }
-    return {
-        "mode": "managed",
-        "type": "azurerm_resource_group",
-        "name": name,
-        "provider": 'provider["registry.terraform.io/hashicorp/azurerm"]',
-        "instances": [{"schema_version": 0, "attributes": attributes, "sensitive_attributes": []}],
-    }
-
-
-def state_bytes(serial: int = 1, names: tuple[str, ...] = ("main", "logs")) -> bytes:
-    resources = [resource(name) for name in names]
-    doc = {
-        "version": 4,
-        "terraform_version": "1.11.4",
-        "serial": serial,
-        "lineage": LINEAGE,
-        "outputs": {},
-        "resources": resources,
-        "check_results": None,
-    }
-    return json.dumps(doc, indent=2).encode()
-
-
-@pytest.fixture(autouse=True)
-def _no_azure_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The developer's own ARM_* / Azure settings must not leak into these tests."""
-    for variables in ENV_DEFAULTS.values():
-        for var in variables:
-            monkeypatch.delenv(var, raising=False)
-    for var in ("DRIFTMGR_AZURERM_ENDPOINT", "DRIFTMGR_AZURE_ARM_ENDPOINT", "ARM_USE_CLI", "ARM_USE_MSI"):
-        monkeypatch.delenv(var, raising=False)
-
-
-@pytest.fixture
-def container(azurite: Azurite, azurite_container: str) -> Any:
-    """The test's container, through a plain client."""
-    return azurite.service().get_container_client(azurite_container)
-
-
-def make(azurite: Azurite, container: Any, *, credential: Any = None, **kw: Any) -> AzureRMBackend:
-    kw.setdefault("storage_account_name", ACCOUNT)
-    kw.setdefault("container_name", container.container_name)
-    kw.setdefault("key", KEY)
-    kw.setdefault("endpoint", azurite.url)
-    if not (kw.get("sas_token") or kw.get("use_azuread_auth") or kw.get("resource_group_name")):
-        kw.setdefault("access_key", ACCOUNT_KEY)
-    kw.setdefault("max_retries", 2)
-    kw.setdefault("retry_backoff", 0.01)
-    kw.setdefault("retry_jitter", 0.0)
-    return AzureRMBackend(AzureRMBackendConfig(**kw), credential=credential)
-
-
-def spec_of(azurite: Azurite, container: Any, **params: str) -> str:
-    query = "&".join(f"{k}={v}" for k, v in {"endpoint": azurite.url, **params}.items())
-    return f"azurerm://{ACCOUNT}/{container.container_name}/{KEY}?{query}"
-
-
-def blob_data(container: Any, name: str = KEY) -> bytes:
-    return container.get_blob_client(name).download_blob().readall()
-
-
-def blob_props(container: Any, name: str = KEY) -> Any:
-    return container.get_blob_client(name).get_blob_properties()
-
-
-def lock_as(who: str, operation: str = "OperationTypeApply") -> LockInfo:
-    info = new_lock_info(operation, "")
-    info.who = who
-    return info
-
-
-def stored_lock(container: Any, name: str = KEY) -> dict[str, Any] | None:
-    raw = blob_props(container, name).metadata.get("terraformlockid")
-    return json.loads(base64.b64decode(raw)) if raw else None
-
-
-def assert_unlocked(container: Any, name: str = KEY) -> None:
-    props = blob_props(container, name)
-    assert props.lease.status == "unlocked"
-    assert "terraformlockid" not in props.metadata
-
-
-# -- configuration ------------------------------------------------------------------------------
-
-
-def test_from_terraform_config_reads_attributes_nulls_and_arm_environment() -> None:
-    cache_config = {
-        "storage_account_name": "tfstateprod01",
-        "container_name": "tfstate",
-        "key": "prod.terraform.tfstate",
-        "access_key": None,
-        "sas_token": None,
-        "snapshot": None,
-        "environment": None,
-        "resource_group_name": None,
-        "use_azuread_auth": None,
-        "use_cli": None,
-        "metadata_host": None,
-        "endpoint": None,
-    }
-    env = {"ARM_ACCESS_KEY": "a2V5", "ARM_SNAPSHOT": "true", "ARM_ENVIRONMENT": "usgovernment"}
-    cfg = AzureRMBackendConfig.from_terraform_config(cache_config, workspace="staging", environ=env)
-    assert cfg.access_key == "a2V5" and cfg.snapshot is True and cfg.environment == "usgovernment"
-    assert cfg.blob_name == "prod.terraform.tfstateenv:staging"  # Terraform's {key}env:{workspace}
-    assert cfg.default_blob_endpoint() == "https://tfstateprod01.blob.core.usgovcloudapi.net"
-    assert "a2V5" not in repr(cfg)
-    # an attribute wins over its ARM_* variable
-    cfg = AzureRMBackendConfig.from_terraform_config({**cache_config, "access_key": "b3duCg=="}, environ=env)
-    assert cfg.access_key == "b3duCg==" and cfg.blob_name == "prod.terraform.tfstate"
-
-
-@pytest.mark.parametrize("missing", ["storage_account_name", "container_name", "key"])
-def test_required_attributes(missing: str) -> None:
-    cfg = {
-        "storage_account_name": "acct1",
-        "container_name": "tfstate",
-        "key": "k",
-        "access_key": "a2V5",
-        missing: None,
-    }
-    with pytest.raises(ConfigError, match=f"missing required attribute '{missing}'"):
-        AzureRMBackendConfig.from_terraform_config(cfg, environ={})
-
-
-@pytest.mark.parametrize(
-    ("cfg", "message"),
-    [
-        ({"storage_account_name": "Not_An-Account"}, "is not a storage account name"),
-        ({"container_name": "TF--State"}, "is not a container name"),
-        ({"snapshot": "maybe"}, "'snapshot' must be true or false"),
-        ({"environment": "mars"}, "unknown environment 'mars'"),
-        ({"metadata_host": "management.example.com"}, "metadata_host.*is not supported"),
-        (
-            {"access_key": None},
-            "one of `access_key`, `sas_token`, `use_azuread_auth` and `resource_group_name`",
-        ),
-        ({"access_key": None, "resource_group_name": "rg"}, "`subscription_id` .* is required"),
-        ({"lookup_blob_endpoint": True}, "required when `lookup_blob_endpoint` is set"),
-        ({"client_certificate": "not base64!"}, "`client_certificate` is not base64"),
-    ],
-)
-def test_invalid_configuration_is_named(cfg: dict[str, Any], message: str) -> None:
-    base = {"storage_account_name": "acct1", "container_name": "tfstate", "key": "k", "access_key": "a2V5"}
-    with pytest.raises(ConfigError, match=message):
-        AzureRMBackendConfig.from_terraform_config({**base, **cfg}, environ={})
-
-
-def test_plain_http_endpoint_only_on_loopback() -> None:
-    base = {"storage_account_name": "acct1", "container_name": "tfstate", "key": "k", "access_key": "a2V5"}
-    with pytest.raises(ConfigError, match="refusing plain http"):
-        AzureRMBackendConfig.from_terraform_config(
-            base, environ={"DRIFTMGR_AZURERM_ENDPOINT": "http://blobs.example.com/acct1"}
-        )
-    cfg = AzureRMBackendConfig.from_terraform_config(
-        base, environ={"DRIFTMGR_AZURERM_ENDPOINT": "http://127.0.0.1:10000/acct1/"}
-    )
-    assert cfg.endpoint == "http://127.0.0.1:10000/acct1"
-
-
-def test_spec(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ARM_ACCESS_KEY", ACCOUNT_KEY)
-    be = backend_from_spec(
-        "azurerm://tfstateprod01/tfstate/path/to/terraform.tfstate?workspace=prod&snapshot=true"
-        "&endpoint=http://127.0.0.1:10000/tfstateprod01&environment=china"
-    )
-    assert isinstance(be, AzureRMBackend)
-    cfg = be.config
-    assert (cfg.storage_account_name, cfg.container_name, cfg.key) == (
-        "tfstateprod01",
-        "tfstate",
-        "path/to/terraform.tfstate",
-    )
-    assert cfg.snapshot and cfg.environment == "china" and cfg.access_key == ACCOUNT_KEY
-    assert cfg.endpoint == "http://127.0.0.1:10000/tfstateprod01"
-    assert be.location == "azurerm://tfstateprod01/tfstate/path/to/terraform.tfstateenv:prod"
-    assert be.for_workspace("default").location == "azurerm://tfstateprod01/tfstate/path/to/terraform.tfstate"
-
-
-@pytest.mark.parametrize(
-    ("spec", "message"),
-    [
-        ("azurerm://acct1/tfstate", "expected azurerm://ACCOUNT/CONTAINER/KEY"),
-        ("azurerm://acct1/tfstate/k?access_key=c2VjcmV0", "would put a secret in the spec"),
-        ("azurerm://acct1/tfstate/k?sas_token=sv%3D2024", "would put a secret in the spec"),
-        ("azurerm://acct1/tfstate/k?wrokspace=x", "unknown parameter 'wrokspace'"),
-        ("azurerm://acct1/tfstate/k?use_azuread_auth=perhaps", "'use_azuread_auth' must be true or false"),
-        ("azurerm://acct1/tfstate/k", "no way to access storage account 'acct1'"),
-    ],
-)
-def test_spec_errors(spec: str, message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
-        backend_from_spec(spec)
-
-
-def test_spec_secret_from_the_os_keyring() -> None:
-    from tests.alerts import keyring_backend
-
-    with keyring_backend() as kr:
-        kr.set_password("driftmgr", "azurerm:prod", ACCOUNT_KEY)
-        be = backend_from_spec("azurerm://acct1/tfstate/k?access_key_secret=azurerm:prod")
-        assert isinstance(be, AzureRMBackend) and be.config.access_key == ACCOUNT_KEY
-        with pytest.raises(
-            ConfigError, match="sas_token_secret azurerm:gone: secret azurerm:gone is not in the OS"
-        ):
-            backend_from_spec("azurerm://acct1/tfstate/k?sas_token_secret=azurerm:gone")
-
-
-def test_importing_the_backend_does_not_import_the_azure_sdk() -> None:
-    code = (
-        "import sys, driftmgr_tui.state.backends.azurerm, driftmgr_tui.state.backends.config;"
-        "bad = [m for m in sys.modules if m.startswith('azure')];"
-        "sys.exit(f'imported at import time: {bad}' if bad else 0)"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
-
 
 # -- read / write -------------------------------------------------------------------------------
 
@@ -640,42 +419,6 @@ def test_missing_container_is_named(azurite: Azurite) -> None:
             call()
 
 
-def test_wrong_access_key(azurite: Azurite, container: Any) -> None:
-    wrong = base64.b64encode(b"not the account key" * 3).decode()
-    be = make(azurite, container, access_key=wrong)
-    with pytest.raises(
-        ProviderAuthError, match=rf"storage account '{ACCOUNT}' refused the credentials.*403"
-    ) as err:
-        be.read()
-    assert err.value.exit_code == 2 and "access_key / ARM_ACCESS_KEY" in err.value.message
-    with pytest.raises(ProviderAuthError, match="cannot sign requests"):
-        make(azurite, container, access_key="not base64 at all!").read()
-
-
-def test_sas_token(azurite: Azurite, container: Any) -> None:
-    from azure.storage.blob import ContainerSasPermissions, generate_container_sas
-
-    def sas(expiry: datetime) -> str:
-        return generate_container_sas(
-            ACCOUNT,
-            container.container_name,
-            account_key=ACCOUNT_KEY,
-            permission=ContainerSasPermissions(
-                read=True, add=True, create=True, write=True, delete=True, list=True
-            ),
-            expiry=expiry,
-        )
-
-    be = make(azurite, container, sas_token="?" + sas(datetime.now(UTC) + timedelta(hours=1)))
-    held = be.lock(lock_as("alice@laptop"))
-    be.write(state_bytes(1), lock=held)
-    be.unlock(held.id)
-    assert be.read().data == state_bytes(1)
-    expired = make(azurite, container, sas_token=sas(datetime.now(UTC) - timedelta(hours=1)))
-    with pytest.raises(ProviderAuthError, match=r"403.*check the SAS token"):
-        expired.read()
-
-
 def test_unreachable_endpoint(azurite: Azurite) -> None:
     from tests._fixtures.azurite import _free_port
 
@@ -694,212 +437,6 @@ def test_unreachable_endpoint(azurite: Azurite) -> None:
     )
     with pytest.raises(BackendError, match=f"cannot reach the blob service at {url} while reading"):
         be.read()
-
-
-# -- Azure AD (use_azuread_auth), against Azurite over https with OAuth -----------------------------------
-
-
-class JwtCredential:
-    """An azure-identity-like credential handing out a JWT as Azure AD would (Azurite's basic OAuth checks the
-    lifetime, the issuer and the audience, not the signature)."""
-
-    def __init__(self, audience: str = "https://storage.azure.com") -> None:
-        self.audience = audience
-        self.scopes: list[tuple[str, ...]] = []
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
-        from azure.core.credentials import AccessToken
-
-        self.scopes.append(scopes)
-        now = int(time.time())
-        claims = {
-            "aud": self.audience,
-            "iss": "https://sts.windows.net/72f988bf-86f1-41af-91ab-2d7cd011db47/",
-            "iat": now - 60,
-            "nbf": now - 60,
-            "exp": now + 3600,
-            "oid": str(uuid.uuid4()),
-        }
-
-        def part(doc: dict[str, Any]) -> str:
-            return base64.urlsafe_b64encode(json.dumps(doc).encode()).rstrip(b"=").decode()
-
-        return AccessToken(f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part(claims)}.c2lnbmF0dXJl", now + 3600)
-
-
-class FailingCredential:
-    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
-        from azure.core.exceptions import ClientAuthenticationError
-
-        raise ClientAuthenticationError(
-            "ClientSecretCredential: AADSTS7000215: Invalid client secret provided."
-        )
-
-
-@pytest.fixture(scope="module")
-def azurite_https(
-    azurite: Azurite, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Azurite, Path]]:
-    """A second Azurite, over https with Azure AD (OAuth) enabled; and the CA its certificate comes from."""
-    workdir = tmp_path_factory.mktemp("azurite-https")
-    ca, cert, key = make_tls_files(workdir, "127.0.0.1")
-    server = start_azurite(
-        workdir, "--oauth", "basic", "--cert", str(cert), "--key", str(key), scheme="https"
-    )
-    try:
-        yield server, ca
-    finally:
-        stop_azurite(server)
-
-
-def test_azure_ad_authentication(
-    azurite_https: tuple[Azurite, Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from azure.core.credentials import AzureNamedKeyCredential
-    from azure.storage.blob import BlobServiceClient
-
-    server, ca = azurite_https
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca))  # requests (azure-core's transport) trusts the test CA
-    name = f"tfstate-{uuid.uuid4().hex[:12]}"
-    BlobServiceClient(server.url, credential=AzureNamedKeyCredential(ACCOUNT, ACCOUNT_KEY)).create_container(
-        name
-    )
-    cfg = AzureRMBackendConfig(ACCOUNT, name, KEY, endpoint=server.url, use_azuread_auth=True, max_retries=0)
-    credential = JwtCredential()
-    be = AzureRMBackend(cfg, credential=credential)
-    held = be.lock(lock_as("alice@laptop"))
-    be.write(state_bytes(1), lock=held)
-    be.unlock(held.id)
-    assert be.read().data == state_bytes(1)
-    assert set(credential.scopes) == {("https://storage.azure.com/.default",)}
-    # a token the service does not accept, and a credential that gets none: credential errors naming
-    # the account
-    with pytest.raises(
-        ProviderAuthError, match=rf"storage account '{ACCOUNT}' refused the credentials.*40[13]"
-    ) as err:
-        AzureRMBackend(cfg, credential=JwtCredential("https://vault.azure.net")).read()
-    assert "Storage Blob Data Contributor" in err.value.message
-    with pytest.raises(ProviderAuthError, match=r"no usable Azure AD credentials.*AADSTS7000215"):
-        AzureRMBackend(cfg, credential=FailingCredential()).read()
-    # tokens are never sent over plain http
-    with pytest.raises(ConfigError, match="Azure AD authentication needs an https blob endpoint"):
-        AzureRMBackend(
-            dataclasses.replace(cfg, endpoint="http://127.0.0.1:10000/devstoreaccount1"),
-            credential=credential,
-        ).read()
-
-
-# -- access key looked up through Azure Resource Manager ------------------------------------------
-
-
-class TokenCredential:
-    """What the ARM client needs of an azure-identity credential."""
-
-    def __init__(self) -> None:
-        self.scopes: list[tuple[str, ...]] = []
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
-        from azure.core.credentials import AccessToken
-
-        self.scopes.append(scopes)
-        return AccessToken("arm-token", int(time.time()) + 3600)
-
-
-@pytest.fixture
-def arm(cloudapi: FakeCloudApi, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCloudApi]:
-    monkeypatch.setenv("DRIFTMGR_AZURE_ARM_ENDPOINT", cloudapi.url)
-    yield cloudapi
-
-
-def account_path(rg: str = "rg-tfstate") -> str:
-    return f"/subscriptions/{SUB}/resourceGroups/{rg}/providers/Microsoft.Storage/storageAccounts/{ACCOUNT}"
-
-
-def test_access_key_from_resource_manager(azurite: Azurite, container: Any, arm: FakeCloudApi) -> None:
-    arm.route(
-        account_path() + "/listKeys",
-        method="POST",
-        body={
-            "keys": [
-                {"keyName": "key1", "value": ACCOUNT_KEY, "permissions": "FULL"},
-                {"keyName": "key2", "value": "b3RoZXI=", "permissions": "FULL"},
-            ]
-        },
-    )
-    arm.route(
-        account_path(), {"name": ACCOUNT, "properties": {"primaryEndpoints": {"blob": azurite.url + "/"}}}
-    )
-    credential = TokenCredential()
-    be = make(
-        azurite,
-        container,
-        credential=credential,
-        resource_group_name="rg-tfstate",
-        subscription_id=SUB,
-        lookup_blob_endpoint=True,
-        endpoint=None,
-    )
-    be.write(state_bytes(1), lock=None)
-    assert blob_data(container) == state_bytes(1)
-    assert be.account_url == azurite.url
-    (keys,) = arm.requests_to(account_path() + "/listKeys")
-    assert keys.headers["authorization"] == "Bearer arm-token" and keys.query["api-version"] == "2023-01-01"
-    assert credential.scopes[0] == ("https://management.azure.com/.default",)
-
-
-def test_resource_manager_refusal_is_an_auth_error(
-    azurite: Azurite, container: Any, arm: FakeCloudApi
-) -> None:
-    arm.route(
-        account_path() + "/listKeys",
-        method="POST",
-        handler=lambda _r: Reply(
-            403, {"error": {"code": "AuthorizationFailed", "message": "no listKeys/action"}}
-        ),
-    )
-    be = make(
-        azurite,
-        container,
-        credential=TokenCredential(),
-        resource_group_name="rg-tfstate",
-        subscription_id=SUB,
-    )
-    with pytest.raises(
-        ProviderAuthError,
-        match=r"refused listing the access keys of storage account .*"
-        r"rg-tfstate.*403 AuthorizationFailed",
-    ):
-        be.read()
-    arm.route(
-        account_path("rg-missing") + "/listKeys",
-        method="POST",
-        handler=lambda _r: Reply(404, {"error": {"code": "ResourceNotFound", "message": "not found"}}),
-    )
-    with pytest.raises(BackendError, match=r"'rg-missing'.* was not found .*404 ResourceNotFound") as err:
-        make(
-            azurite,
-            container,
-            credential=TokenCredential(),
-            resource_group_name="rg-missing",
-            subscription_id=SUB,
-        ).read()
-    assert "resource_group_name" in (err.value.hint or "")
-
-
-def test_lock_metadata_encoding_matches_terraform() -> None:
-    info = LockInfo(
-        id="8c7b9f0e-43a1-4f2e-b5d6-0a1b2c3d4e5f",
-        operation="OperationTypePlan",
-        who="a@b",
-        version="1.11.4",
-        created="2025-03-01T09:15:02.123456Z",
-        path="tfstate/k",
-    )
-    raw = base64.b64decode(lock_metadata(info), validate=True)
-    assert raw == (
-        b'{"ID":"8c7b9f0e-43a1-4f2e-b5d6-0a1b2c3d4e5f","Operation":"OperationTypePlan","Info":"",'
-        b'"Who":"a@b","Version":"1.11.4","Created":"2025-03-01T09:15:02.123456Z","Path":"tfstate/k"}'
-    )
 
 
 # -- interoperability with real Terraform ---------------------------------------------------------
