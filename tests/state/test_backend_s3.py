@@ -362,6 +362,32 @@ def test_lockfile_contention(aws: str) -> None:
     backend(use_lockfile=True).lock(lock_as("bob@ci-runner"))
 
 
+def test_lock_timeout_waits_for_the_holder_to_release(aws: str) -> None:
+    """`--lock-timeout`: a held lock is retried, and taken once its holder lets go."""
+    import threading
+
+    make_bucket()
+    first = backend(use_lockfile=True)
+    held = first.lock(lock_as("alice@laptop"))
+    waiter = backend(use_lockfile=True)
+    waiter.lock_timeout = 60
+    attempts: list[int] = []
+    original = waiter._try_lock
+
+    def counting(info):  # release the holder's lock after the waiter has been refused once
+        attempts.append(1)
+        if len(attempts) == 2:
+            threading.Thread(target=first.unlock, args=(held.id,)).start()
+        return original(info)
+
+    waiter._try_lock = counting  # type: ignore[method-assign]
+    got = waiter.lock(lock_as("bob@ci-runner"))
+    assert len(attempts) >= 3
+    assert json.loads(raw_object(KEY + ".tflock"))["ID"] == got.id
+    with pytest.raises(StateLockedError, match="bob@ci-runner"):  # no timeout: refused at once
+        backend(use_lockfile=True).lock(lock_as("carol@ci"))
+
+
 def test_lockfile_for_workspace_sits_beside_its_state(aws: str) -> None:
     make_bucket()
     be = backend(use_lockfile=True, workspace="prod")

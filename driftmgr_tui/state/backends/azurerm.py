@@ -31,7 +31,6 @@ import dataclasses
 import json
 import logging
 import threading
-import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -59,7 +58,7 @@ from driftmgr_tui.state.backends.azurerm_config import (
     AzureRMBackendConfig,
     config_from_spec,
 )
-from driftmgr_tui.state.backends.base import StateBackend, StateObject
+from driftmgr_tui.state.backends.base import StateBackend, StateObject, retry_while_locked
 
 log = logging.getLogger(__name__)
 
@@ -402,17 +401,7 @@ class AzureRMBackend(StateBackend):
         cfg = self.config
         lock_id = info.id if info.id and _valid_lease_id(info.id) else str(uuid.uuid4())
         info = dataclasses.replace(info, id=lock_id, path=f"{cfg.container_name}/{cfg.blob_name}")
-        deadline = time.monotonic() + max(self.lock_timeout, 0.0)
-        delay = 0.1
-        while True:
-            try:
-                return self._try_lock(info)
-            except StateLockedError:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise
-                time.sleep(min(delay, remaining))  # waiting for the holder to release it
-                delay = min(delay * 2, 2.0)
+        return retry_while_locked(lambda: self._try_lock(info), self.lock_timeout, first_delay=0.1, max_delay=2.0)
 
     def _try_lock(self, info: LockInfo) -> LockInfo:
         from azure.storage.blob import ContentSettings

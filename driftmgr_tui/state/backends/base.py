@@ -11,13 +11,15 @@ from __future__ import annotations
 import getpass
 import os
 import socket
+import time
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from driftmgr_tui import __version__
-from driftmgr_tui.core.errors import LockInfo
+from driftmgr_tui.core.errors import LockInfo, StateLockedError
 
 
 def new_lock_info(operation: str, path: str, info: str = "") -> LockInfo:
@@ -35,6 +37,27 @@ def new_lock_info(operation: str, path: str, info: str = "") -> LockInfo:
         created=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         path=path,
     )
+
+
+def retry_while_locked(
+    take: Callable[[], LockInfo], timeout: float, *, first_delay: float = 1.0, max_delay: float = 16.0
+) -> LockInfo:
+    """Call ``take`` until it stops raising StateLockedError, for at most ``timeout`` seconds (``--lock-timeout``).
+
+    Waits double from ``first_delay`` up to ``max_delay`` (Terraform's LockWithContext: 1 s to 16 s) and never
+    past the deadline; when it passes, the last StateLockedError (naming the holder) is raised.
+    """
+    deadline = time.monotonic() + max(timeout, 0.0)
+    delay = max(first_delay, 0.0)
+    while True:
+        try:
+            return take()
+        except StateLockedError:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise
+            time.sleep(min(delay, remaining))  # waiting for the holder to release it
+            delay = min(delay * 2, max_delay)
 
 
 @dataclass(frozen=True)

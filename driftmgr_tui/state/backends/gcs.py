@@ -30,7 +30,6 @@ import json
 import logging
 import os
 import threading
-import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
@@ -43,7 +42,7 @@ from driftmgr_tui.core.errors import (
     StateConflictError,
     StateLockedError,
 )
-from driftmgr_tui.state.backends.base import StateBackend, StateObject
+from driftmgr_tui.state.backends.base import StateBackend, StateObject, retry_while_locked
 from driftmgr_tui.state.backends.gcs_config import ADC_HINT, DEFAULT_WORKSPACE, GcsBackendConfig
 
 log = logging.getLogger(__name__)
@@ -475,17 +474,7 @@ class GcsBackend(StateBackend):
         (the lock ID Terraform uses); the JSON stored keeps the caller's ID (a fresh UUID if empty).
         """
         info = dataclasses.replace(info, id=info.id or str(uuid.uuid4()), path=self.lock_url)
-        deadline = time.monotonic() + max(self.lock_timeout, 0.0)
-        delay = 1.0  # Terraform's LockWithContext: 1 s, doubling up to 16 s
-        while True:
-            try:
-                return self._try_lock(info)
-            except StateLockedError:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise
-                time.sleep(min(delay, remaining))
-                delay = min(delay * 2, 16.0)
+        return retry_while_locked(lambda: self._try_lock(info), self.lock_timeout)
 
     def unlock(self, lock_id: str, *, force: bool = False) -> None:
         """Delete the lock object whose generation is ``lock_id`` (``force``: whatever lock is there).

@@ -34,7 +34,6 @@ import os
 import re
 import tempfile
 import threading
-import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -50,7 +49,7 @@ from driftmgr_tui.core.errors import (
     StateConflictError,
     StateLockedError,
 )
-from driftmgr_tui.state.backends.base import StateBackend, StateObject, new_lock_info
+from driftmgr_tui.state.backends.base import StateBackend, StateObject, new_lock_info, retry_while_locked
 from driftmgr_tui.state.backends.httpclient import (
     HttpResponse,
     RetryingHttp,
@@ -491,22 +490,20 @@ class HttpBackend(StateBackend):
                 "taken could never be released",
                 hint="set unlock_address (often the same URL as lock_address)",
             )
-        deadline = time.monotonic() + max(self.lock_timeout, 0.0)
-        delay = max(self.lock_retry_interval, 0.0)
-        while True:
+
+        def attempt() -> LockInfo:
             self._refusal = None
             held = self._try_lock(info)
-            if held is not None:
-                self._held[held.id] = held
-                return held
-            if time.monotonic() + delay > deadline:
+            if held is None:
                 raise StateLockedError(
                     self.location,
                     self._refusal,
                     detail=None if self._refusal else "the server did not say who holds it",
                 )
-            time.sleep(delay)
-            delay = min(delay * 2, 16.0)
+            self._held[held.id] = held
+            return held
+
+        return retry_while_locked(attempt, self.lock_timeout, first_delay=self.lock_retry_interval)
 
     def unlock(self, lock_id: str, *, force: bool = False) -> None:
         """Send ``unlock_method`` to ``unlock_address`` with the lock info whose ID is ``lock_id``.

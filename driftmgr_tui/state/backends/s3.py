@@ -48,7 +48,7 @@ from driftmgr_tui.core.errors import (
     StateConflictError,
     StateLockedError,
 )
-from driftmgr_tui.state.backends.base import StateBackend, StateObject
+from driftmgr_tui.state.backends.base import StateBackend, StateObject, retry_while_locked
 
 log = logging.getLogger(__name__)
 
@@ -386,8 +386,9 @@ class S3Backend(StateBackend):
 
     kind = "s3"
 
-    def __init__(self, config: S3BackendConfig) -> None:
+    def __init__(self, config: S3BackendConfig, *, lock_timeout: float = 0.0) -> None:
         self.config = config
+        self.lock_timeout = lock_timeout  # seconds a held lock is retried (``--lock-timeout``)
         self._clients: dict[str, Any] = {}
         self._client_lock = threading.Lock()
         self._session: Any = None
@@ -399,7 +400,7 @@ class S3Backend(StateBackend):
 
     def for_workspace(self, workspace: str) -> S3Backend:
         """The same backend, another workspace."""
-        return S3Backend(dataclasses.replace(self.config, workspace=workspace))
+        return S3Backend(dataclasses.replace(self.config, workspace=workspace), lock_timeout=self.lock_timeout)
 
     @property
     def location(self) -> str:
@@ -865,6 +866,10 @@ class S3Backend(StateBackend):
         if not self._locking_configured():
             log.info("s3 backend %s has no dynamodb_table and no use_lockfile: not locking", self.location)
             return info
+        return retry_while_locked(lambda: self._try_lock(info), self.lock_timeout)
+
+    def _try_lock(self, info: LockInfo) -> LockInfo:
+        cfg = self.config
         if cfg.use_lockfile:
             self._lock_with_file(info)
         if cfg.dynamodb_table:

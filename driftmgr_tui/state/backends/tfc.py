@@ -29,7 +29,6 @@ import json
 import logging
 import os
 import re
-import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -43,7 +42,7 @@ from driftmgr_tui.core.errors import (
     StateConflictError,
     StateLockedError,
 )
-from driftmgr_tui.state.backends.base import StateBackend, StateObject
+from driftmgr_tui.state.backends.base import StateBackend, StateObject, retry_while_locked
 from driftmgr_tui.state.backends.tfc_api import TfcApi, errors_of
 
 log = logging.getLogger(__name__)
@@ -449,9 +448,8 @@ class TfcBackend(StateBackend):
         info = dataclasses.replace(info, id=info.id or str(uuid.uuid4()), path=self.location)
         ws_id = self.workspace_id()
         reason = f"Locked by driftmgr for {info.operation or 'a state change'} ({info.who})".strip()
-        deadline = time.monotonic() + max(self.lock_timeout, 0.0)
-        delay = max(self.lock_retry_interval, 0.0)
-        while True:
+
+        def attempt() -> LockInfo:
             status, doc, _ = self.api.call(
                 "POST",
                 f"/workspaces/{ws_id}/actions/lock",
@@ -459,19 +457,18 @@ class TfcBackend(StateBackend):
                 body={"reason": reason[:255]},
                 allow=(409,),
             )
-            if status == 200:
-                ref = ((doc["data"].get("relationships") or {}).get("locked-by") or {}).get("data") or {}
-                self._held[info.id] = (str(ref.get("type") or ""), str(ref.get("id") or ""))
-                return info
-            if time.monotonic() + delay > deadline:
+            if status != 200:
                 held = self._holder()
                 raise StateLockedError(
                     self.location,
                     held[0] if held else None,
                     detail=None if held else "the workspace was locked, and released again; try again",
                 )
-            time.sleep(delay)
-            delay = min(delay * 2, 16.0)
+            ref = ((doc["data"].get("relationships") or {}).get("locked-by") or {}).get("data") or {}
+            self._held[info.id] = (str(ref.get("type") or ""), str(ref.get("id") or ""))
+            return info
+
+        return retry_while_locked(attempt, self.lock_timeout, first_delay=self.lock_retry_interval)
 
     def unlock(self, lock_id: str, *, force: bool = False) -> None:
         """Release the lock this client took under ``lock_id`` (``actions/unlock``), or with ``force`` or the
