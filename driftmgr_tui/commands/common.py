@@ -72,7 +72,7 @@ def state_source_options(func: F) -> F:
         click.option("--backend", "backend_spec", metavar="SPEC",
                      help="An explicit backend: s3://BUCKET/KEY?region=R&dynamodb_table=T&use_lockfile=true "
                           "or a file path."),
-        click.option("--terragrunt-unit", type=click.Path(path_type=Path, file_okay=False),
+        click.option("--terragrunt-unit", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
                      help="A Terragrunt unit (a directory with a terragrunt.hcl): the state its "
                           "remote_state, with its includes, names."),
         click.option("--workspace", "-w", help="Workspace (default: TF_WORKSPACE, .terraform/environment, "

@@ -145,8 +145,14 @@ def test_a_legacy_root_terragrunt_hcl_is_shared_config_when_units_include_it(tmp
                           '    region = "us-east-1"\n  }\n}\n',
         "network/vpc/terragrunt.hcl": "include {\n  path = find_in_parent_folders()\n}\n",
         "app/api/terragrunt.hcl": "include {\n  path = find_in_parent_folders()\n}\n",
+        "app/web/terragrunt.hcl": "include {\n  path   = find_in_parent_folders()\n  expose = true\n}\n"
+                                  'remote_state {\n  backend = "local"\n'
+                                  '  config = { path = "/state/${include.locals.prefix}/web.tfstate" }\n}\n',
     })
-    assert [u.name for u in find_units(legacy)] == ["app/api", "network/vpc"]
+    write_tree(legacy, {"terragrunt.hcl": 'locals {\n  prefix = "legacy"\n}\n'
+                                          + (legacy / "terragrunt.hcl").read_text()})
+    assert [u.name for u in find_units(legacy)] == ["app/api", "app/web", "network/vpc"]
+    assert unit_backend(legacy / "app" / "web").location == "/state/legacy/web.tfstate"  # include.* of a bare include
     assert unit_backend(legacy / "network" / "vpc").location == "s3://legacy-state/network/vpc/terraform.tfstate"
     cfg = s3_config(legacy / "app" / "api")
     assert (cfg.bucket, cfg.key, cfg.region) == ("legacy-state", "app/api/terraform.tfstate", "us-east-1")
