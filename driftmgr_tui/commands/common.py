@@ -70,8 +70,10 @@ def state_source_options(func: F) -> F:
                      help="A Terraform working dir: its backend block or .terraform/terraform.tfstate "
                           "says where the state is. Default: the current directory."),
         click.option("--backend", "backend_spec", metavar="SPEC",
-                     help="An explicit backend: s3://BUCKET/KEY?region=R&dynamodb_table=T&use_lockfile=true "
-                          "or a file path."),
+                     help="An explicit backend: s3://BUCKET/KEY?region=R&use_lockfile=true, "
+                          "gs://BUCKET/PREFIX, azurerm://ACCOUNT/CONTAINER/KEY, "
+                          "http+https://HOST/PATH?lock_address=URL, tfc://ORG/WORKSPACE, "
+                          "or a file path (docs/backends.md lists every parameter)."),
         click.option("--terragrunt-unit", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
                      help="A Terragrunt unit (a directory with a terragrunt.hcl): the state its "
                           "remote_state, with its includes, names."),

@@ -21,7 +21,9 @@ from driftmgr_tui.drift.matcher import partition_of
 from driftmgr_tui.drift.model import ManagedInstance, provider_of
 from driftmgr_tui.drift.normalize import sensitive_paths_of
 from driftmgr_tui.services.state_service import StateService, StateSource
+from driftmgr_tui.state.backends.base import StateBackend
 from driftmgr_tui.state.model import StateFile
+from driftmgr_tui.state.store import StateStore
 
 DEFAULT_ENVIRONMENT = "default"
 _GLOB_CHARS = frozenset("*?[")
@@ -135,8 +137,9 @@ def load_states(service: StateService, spec: EnvironmentSpec) -> LoadedStates:
     loaded = LoadedStates()
     seen: set[str] = set()
 
-    def add(source: StateSource, *, optional: bool = False) -> StateFile | None:
-        store = service.store(source, with_backups=False)
+    def add(source: StateSource, *, optional: bool = False, backend: StateBackend | None = None) -> StateFile | None:
+        # ``backend``: the source's backend when the caller has built it already (a Terragrunt unit's)
+        store = StateStore(backend, None) if backend is not None else service.store(source, with_backups=False)
         if store.location in seen:  # the same state named twice (a file and its working dir): read once
             return next((state for location, state in loaded.states if location == store.location), None)
         seen.add(store.location)
@@ -197,7 +200,7 @@ def _load_terragrunt(tree: Path, loaded: LoadedStates, add: Callable[..., StateF
                                    "from the key?)")
             continue
         owners[state.location] = result.unit.name
-        add(StateSource(terragrunt_unit=result.unit.directory), optional=True)
+        add(StateSource(terragrunt_unit=result.unit.directory), optional=True, backend=state.backend())
 
 
 def _workspaces_of(service: StateService, source: StateSource, wanted: tuple[str, ...]) -> list[str]:
