@@ -23,6 +23,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, get_current_worker
 
+from driftmgr_tui.core.text import plural
 from driftmgr_tui.screens.common import ConfirmScreen, SectionScreen
 from driftmgr_tui.screens.discovery_modals import (
     PROVIDERS,
@@ -297,7 +298,7 @@ class DiscoveryScreen(SectionScreen):
         done = sum(r.done for r in regions)
         total = sum(r.total for r in regions)
         failed = sum(r.failed for r in regions)
-        text = f"{head} · {done}/{total} tasks · {sum(r.resources for r in regions)} resources"
+        text = f"{head} · {done}/{total} tasks · {plural(sum(r.resources for r in regions), 'resource')}"
         if failed:
             text += f" · [red]{failed} failed[/] (enter shows why)"
         return text + f" · {took(run)}"
@@ -365,7 +366,7 @@ class DiscoveryScreen(SectionScreen):
             final = service.run_job(run)
         finally:
             self.app.call_from_thread(self.request_refresh)
-        text = f"discovery run {final.id}: {final.status}, {final.resource_count} resources"
+        text = f"discovery run {final.id}: {final.status}, {plural(final.resource_count, 'resource')}"
         if final.failed_tasks:
             text += f", {final.failed_tasks} failed task(s)"
         severity = {"complete": "information", "failed": "error"}.get(final.status, "warning")

@@ -9,6 +9,8 @@ from typing import Any
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from driftmgr_tui.core.text import plural
+
 
 def _hub(provider: Provider) -> Any:
     return getattr(provider.app, "hub", None)
@@ -106,7 +108,7 @@ class RunProvider(Provider):
             score = matcher.match(text)
             if score > 0:
                 yield Hit(score, matcher.highlight(text), partial(self.app.open_discovery_run, run.id),
-                          help=f"{run.resource_count} resources, {len(run.regions)} region(s)")
+                          help=f"{plural(run.resource_count, 'resource')}, {plural(len(run.regions), 'region')}")
 
 
 PALETTE_PROVIDERS = (EnvironmentProvider, DriftItemProvider, ResourceProvider, RunProvider)

@@ -23,6 +23,7 @@ from textual.widgets.tree import TreeNode
 from textual.worker import WorkerState, get_current_worker
 
 from driftmgr_tui.core.errors import DriftmgrError, LockInfo, StateLockedError
+from driftmgr_tui.core.text import plural
 from driftmgr_tui.screens.common import ConfirmScreen, SectionScreen, describe_error
 from driftmgr_tui.screens.state_modals import StateOperations, StateView, read_views
 from driftmgr_tui.widgets.attributes import AttributeView, short_provider
@@ -210,7 +211,7 @@ class StateScreen(StateOperations, SectionScreen):
         if data.kind == "state":
             for module, resources in view.modules.items():
                 label = Text(module or "root module", style="bold")
-                label.append(f"  {len(resources)} resources", style="dim")
+                label.append(f"  {plural(len(resources), 'resource')}", style="dim")
                 node.add(label, NodeData("module", (view.location, module)))
         elif data.kind == "module":
             module = data.key[1]

@@ -12,6 +12,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Label, ProgressBar, Static
 
+from driftmgr_tui.core.text import plural
+
 
 class ProgressRow(Horizontal):
     """A label, a bar (tasks done of total) and a line of counts."""
@@ -30,7 +32,7 @@ class ProgressRow(Horizontal):
     def set(self, total: int, done: int, failed: int, running: int, resources: int) -> None:
         self.bar.update(total=max(1, total), progress=done)
         self.set_class(failed > 0, "failed")
-        parts = [f"{done}/{total} tasks", f"{resources} resources"]
+        parts = [f"{done}/{total} tasks", plural(resources, "resource")]
         if running:
             parts.append(f"{running} running")
         if failed:

@@ -263,7 +263,7 @@ def test_palette_opens_a_discovery_run_in_its_section(explorer: Explorer) -> Non
 
     async def scenario(pilot: Pilot[Any]) -> None:
         hits = await palette(pilot, f"run {run_id} aws")
-        assert hits == [f"run {run_id} aws partial 123456789012\n310 resources, 1 region(s)"]
+        assert hits == [f"run {run_id} aws partial 123456789012\n310 resources, 1 region"]
         await pilot.press("enter")
         await settle(pilot)
         screen = pilot.app.screen

@@ -68,6 +68,6 @@ def test_a_digitalocean_run_from_the_start_form(do_world: FakeDigitalOcean) -> N
         assert (run.provider, run.status, run.account, run.regions) == ("digitalocean", "complete", do.TEAM_UUID,
                                                                         ["nyc1"])
         assert notes == [f"discovery run {run.id} started: digitalocean",
-                         f"discovery run {run.id}: complete, 1 resources"]
+                         f"discovery run {run.id}: complete, 1 resource"]
 
     drive(DriftmgrApp(ServiceHub(environment="do"), initial="discovery"), scenario)
