@@ -422,8 +422,8 @@ def _stop_signals(stop: threading.Event) -> Iterator[None]:
                                            "2 failed).")
 @click.option("--no-config-drift", is_flag=True, help="Skip comparing the working dir's .tf files with its state.")
 @handle_errors
-def watch_cmd(env_name, states, backends, chdir, workspaces, ignore_file, provider, profile, role_arn, regions,
-              subscriptions, projects, every, once, no_config_drift) -> None:
+def watch_cmd(env_name, states, backends, chdir, terragrunt, workspaces, ignore_file, provider, profile, role_arn,
+              regions, subscriptions, projects, every, once, no_config_drift) -> None:
     """Scan the environment every INTERVAL until Ctrl-C or SIGTERM, evaluating alert rules after each scan.
 
     \b
@@ -441,7 +441,7 @@ def watch_cmd(env_name, states, backends, chdir, workspaces, ignore_file, provid
     interval = parse_interval(every)
     drift = DriftService()
     spec = scan_spec(drift, env_name, states, backends, chdir, workspaces, provider, profile, role_arn, regions,
-                     subscriptions, projects)
+                     subscriptions, projects, terragrunt)
     if spec.provider:  # the scope is known without reading the states: check it once, before the loop
         _check_scope(drift.scan_scope(spec)[0])
     alerts = AlertService(drift.settings, drift.engine)

@@ -52,6 +52,9 @@ def environment_options(func: F) -> F:
         click.option("--chdir", type=click.Path(path_type=Path, file_okay=False),
                      help="A Terraform working dir: its state, its configuration (config drift) and, with "
                           "--engine terraform, where terraform runs."),
+        click.option("--terragrunt", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
+                     help="A Terragrunt tree: the state of every unit under DIR (remote_state and includes "
+                          "resolved as Terragrunt does; `driftmgr state units DIR` lists them)."),
         click.option("--workspace", "-w", "workspaces", multiple=True,
                      help="Workspace(s) of --backend/--chdir (repeatable); '*' means all of them."),
         click.option("--ignore-file", type=click.Path(path_type=Path, dir_okay=False),
@@ -95,9 +98,6 @@ def drift_group() -> None:
 
 @drift_group.command("detect", epilog=EXIT_CODES)
 @environment_options
-@click.option("--terragrunt", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
-              help="A Terragrunt tree: the state of every unit under DIR (remote_state and includes resolved "
-                   "as Terragrunt does; `driftmgr state units DIR` lists them).")
 @click.option("--engine", type=click.Choice(["native", "terraform"]), default=None,
               help="native: compare the states with discovered resources (default); terraform: run "
                    "`terraform plan -refresh-only` in --chdir and normalise its resource_drift.")
@@ -110,7 +110,7 @@ def drift_group() -> None:
 @output_option
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @handle_errors
-def detect_cmd(env_name, states, backends, chdir, workspaces, ignore_file, terragrunt, engine, plan_json, run_ids,
+def detect_cmd(env_name, states, backends, chdir, terragrunt, workspaces, ignore_file, engine, plan_json, run_ids,
                no_config_drift, fmt, output, as_json) -> None:
     """Compare the environment's states with the cloud and save a drift report."""
     from driftmgr_tui.services.drift_service import DetectOptions
@@ -142,10 +142,10 @@ def scan_options(func: F) -> F:
 
 
 def scan_spec(service: Any, env_name, states, backends, chdir, workspaces, provider, profile, role_arn, regions,
-              subscriptions, projects) -> Any:
+              subscriptions, projects, terragrunt: Path | None = None) -> Any:
     return _spec(service, env_name, states, backends, chdir, workspaces, provider=provider, profile=profile,
                  role_arn=role_arn, regions=_split(regions), subscriptions=_split(subscriptions),
-                 projects=_split(projects))
+                 projects=_split(projects), terragrunt=terragrunt)
 
 
 class ScanNotFinished(DriftmgrError):
@@ -184,8 +184,8 @@ def run_scan(service: Any, spec: Any, *, ignore_file: Path | None, config_drift:
 @output_option
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @handle_errors
-def scan_cmd(env_name, states, backends, chdir, workspaces, ignore_file, provider, profile, role_arn, regions,
-             subscriptions, projects, no_config_drift, fmt, output, as_json) -> None:
+def scan_cmd(env_name, states, backends, chdir, terragrunt, workspaces, ignore_file, provider, profile, role_arn,
+             regions, subscriptions, projects, no_config_drift, fmt, output, as_json) -> None:
     """Discover the cloud, then detect drift against the environment's states (one command for cron/CI).
 
     \b
@@ -195,7 +195,7 @@ def scan_cmd(env_name, states, backends, chdir, workspaces, ignore_file, provide
     """
     service = _service()
     spec = scan_spec(service, env_name, states, backends, chdir, workspaces, provider, profile, role_arn, regions,
-                     subscriptions, projects)
+                     subscriptions, projects, terragrunt)
     outcome = run_scan(service, spec, ignore_file=ignore_file, config_drift=not no_config_drift,
                        show_progress=err.is_terminal and not as_json and fmt in (None, "console"))
     _finish(outcome, fmt, output, as_json)

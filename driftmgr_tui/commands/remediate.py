@@ -70,16 +70,17 @@ def remediate_group() -> None:
               help="codify: build the HCL from the discovered attributes even where terraform could generate it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @handle_errors
-def plan_cmd(report_id, strategies, kinds, types, env_name, states, backends, chdir, workspaces, ignore_file,
-             provider, profile, role_arn, regions, subscriptions, projects, no_generate_config, as_json) -> None:
+def plan_cmd(report_id, strategies, kinds, types, env_name, states, backends, chdir, terragrunt, workspaces,
+             ignore_file, provider, profile, role_arn, regions, subscriptions, projects, no_generate_config,
+             as_json) -> None:
     """Make a remediation plan (a draft: nothing runs until it is approved and applied)."""
     from driftmgr_tui.remediation.strategies import parse_strategy_options
 
     chosen = parse_strategy_options(strategies)
     drift = _drift_service()
-    given = bool(states or backends or chdir or env_name)
+    given = bool(states or backends or chdir or terragrunt or env_name)
     spec = scan_spec(drift, env_name, states, backends, chdir, workspaces, provider, profile, role_arn, regions,
-                     subscriptions, projects) if given else None
+                     subscriptions, projects, terragrunt) if given else None
     show = err.is_terminal and not as_json
     if report_id is None and spec is not None:
         outcome = run_scan(drift, spec, ignore_file=ignore_file, config_drift=False, show_progress=show)

@@ -746,3 +746,16 @@ def test_drift_detect_compares_the_whole_tree_with_the_cloud(aws: str, tmp_path:
     assert report["summary"]["total_managed"] == 9
     assert sorted(report["sources"]["states"]) == ["s3://tg-states/app/terraform.tfstate",
                                                    "s3://tg-states/network/terraform.tfstate"]
+
+
+@pytest.mark.parametrize("command", [["scan"], ["remediate", "plan"], ["watch", "--once"], ["drift", "detect"]])
+def test_every_scanning_command_reads_the_tree_given_with_terragrunt(tmp_path: Path, command: list[str]) -> None:
+    """--terragrunt is one of the environment options: each command resolves the tree's units (here one whose
+    include cannot be found, so the command stops there, naming the unit, before any cloud is asked)."""
+    unit = tmp_path / "live" / "app"
+    unit.mkdir(parents=True)
+    (unit / "terragrunt.hcl").write_text('include "root" {\n  path = find_in_parent_folders("root.hcl")\n}\n')
+    result = CliRunner().invoke(cli, [*command, "--terragrunt", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert f"Terragrunt unit {unit}" in result.output
+    assert 'find_in_parent_folders("root.hcl")' in result.output
