@@ -106,7 +106,7 @@ class DriftService(ServiceBase):
 
         path = ignore_file or spec.ignore_file
         if path is None:
-            base = spec.chdir or Path.cwd()
+            base = spec.chdir or spec.terragrunt or Path.cwd()  # a Terragrunt tree keeps it at its root
             path = base / ".driftignore"
         elif not path.exists():
             raise UsageError(f"ignore file {path}: no such file")

@@ -759,3 +759,15 @@ def test_every_scanning_command_reads_the_tree_given_with_terragrunt(tmp_path: P
     assert result.exit_code == 2, result.output
     assert f"Terragrunt unit {unit}" in result.output
     assert 'find_in_parent_folders("root.hcl")' in result.output
+
+
+def test_a_terragrunt_tree_keeps_its_driftignore_at_its_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from driftmgr_tui.services.drift_service import DriftService
+
+    (tmp_path / ".driftignore").write_text("aws_s3_bucket.tg-states\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / ".driftignore").write_text("aws_vpc.*\n")
+    monkeypatch.chdir(elsewhere)
+    matcher = DriftService().ignore_matcher(EnvironmentSpec(terragrunt=tmp_path))
+    assert [rule.text for rule in matcher.rules] == ["aws_s3_bucket.tg-states"]
