@@ -271,6 +271,22 @@ def backend_from_chdir(directory: Path, *, workspace: str | None = None) -> Stat
     return _build(found[0], found[1], directory, ws, found[2])
 
 
+def nested_block(where: str, name: str, value: Any) -> dict[str, Any]:
+    """A nested block of a backend config: ``x {..}`` as HCL parses it (a list of one dict), ``x = {..}``, or
+    the backend cache's object; null attributes dropped. ``where`` starts the message ("s3 backend")."""
+    if value is None:
+        return {}
+    if isinstance(value, list):
+        if not value:
+            return {}
+        if len(value) > 1 or not isinstance(value[0], dict):
+            raise ConfigError(f"{where}: attribute '{name}' must be a single block")
+        value = value[0]
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: attribute '{name}' must be a block, got {value!r}")
+    return {k: v for k, v in value.items() if v is not None}
+
+
 def spec_bool(name: str, value: str) -> bool:
     """A ``true``/``false`` spec parameter (also 1/0, yes/no, on/off)."""
     v = value.strip().lower()

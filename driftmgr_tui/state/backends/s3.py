@@ -49,6 +49,7 @@ from driftmgr_tui.core.errors import (
     StateLockedError,
 )
 from driftmgr_tui.state.backends.base import StateBackend, StateObject, retry_while_locked
+from driftmgr_tui.state.backends.config import check_spec_params, nested_block, spec_bool
 
 log = logging.getLogger(__name__)
 
@@ -95,21 +96,6 @@ def _as_str(name: str, value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigError(f"s3 backend: attribute '{name}' must be a string, got {value!r}")
     return str(value)
-
-
-def _nested(name: str, value: Any) -> dict[str, Any]:
-    """A nested object attribute: ``x = {..}`` (a dict) or the block form ``x {..}`` (a list of one dict)."""
-    if value is None:
-        return {}
-    if isinstance(value, list):
-        if not value:
-            return {}
-        if len(value) > 1 or not isinstance(value[0], dict):
-            raise ConfigError(f"s3 backend: attribute '{name}' must be a single object")
-        value = value[0]
-    if not isinstance(value, dict):
-        raise ConfigError(f"s3 backend: attribute '{name}' must be an object, got {value!r}")
-    return {k: v for k, v in value.items() if v is not None}
 
 
 def _validate_s3_path(name: str, value: str, *, allow_empty: bool = False) -> None:
@@ -231,7 +217,7 @@ class S3BackendConfig:
             raise ConfigError("s3 backend: 'assume_role_with_web_identity' is not supported yet")
 
         endpoints: dict[str, str] = {}
-        for service, url in _nested("endpoints", c.get("endpoints")).items():
+        for service, url in nested_block("s3 backend", "endpoints", c.get("endpoints")).items():
             endpoints[service] = _as_str(f"endpoints.{service}", url)
         for legacy, service in (
             ("endpoint", "s3"),
@@ -251,7 +237,7 @@ class S3BackendConfig:
             )
         path_style = c.get("use_path_style", c.get("force_path_style", False))
 
-        assume = _nested("assume_role", c.get("assume_role"))
+        assume = nested_block("s3 backend", "assume_role", c.get("assume_role"))
         for legacy, name in (
             ("role_arn", "role_arn"),
             ("session_name", "session_name"),
@@ -1135,7 +1121,6 @@ def build_from_spec(spec: str, parts: Any, params: dict[str, str]) -> S3Backend:
     """``s3://BUCKET/KEY?region=..&dynamodb_table=..&use_lockfile=true&endpoint_url=..&workspace=..``."""
     from urllib.parse import unquote
 
-    from driftmgr_tui.state.backends.config import check_spec_params, spec_bool
 
     bucket = parts.netloc
     key = unquote(parts.path.lstrip("/"))

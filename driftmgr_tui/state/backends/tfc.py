@@ -43,6 +43,7 @@ from driftmgr_tui.core.errors import (
     StateLockedError,
 )
 from driftmgr_tui.state.backends.base import StateBackend, StateObject, retry_while_locked
+from driftmgr_tui.state.backends.config import nested_block
 from driftmgr_tui.state.backends.tfc_api import TfcApi, errors_of
 
 log = logging.getLogger(__name__)
@@ -52,21 +53,6 @@ DEFAULT_WORKSPACE = "default"
 _HOSTNAME = re.compile(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?\Z")
 _NAME = re.compile(r"[A-Za-z0-9_-]+\Z")
 _PAGE_SIZE = 100
-
-
-def _nested(kind: str, name: str, value: Any) -> dict[str, Any]:
-    """A nested block: ``x {..}`` (a list of one dict) or, in the backend cache, an object."""
-    if value is None:
-        return {}
-    if isinstance(value, list):
-        if not value:
-            return {}
-        if len(value) > 1 or not isinstance(value[0], dict):
-            raise ConfigError(f"{kind}: '{name}' must be a single block")
-        value = value[0]
-    if not isinstance(value, dict):
-        raise ConfigError(f"{kind}: '{name}' must be a block, got {value!r}")
-    return {k: v for k, v in value.items() if v is not None}
 
 
 def _opt_str(kind: str, name: str, value: Any) -> str | None:
@@ -175,7 +161,7 @@ class TfcConfig:
         unknown = sorted(set(c) - known)
         if unknown:
             raise ConfigError(f"{what}: unsupported attribute(s) {', '.join(repr(u) for u in unknown)}")
-        ws = _nested(what, "workspaces", c.get("workspaces"))
+        ws = nested_block(what, "workspaces", c.get("workspaces"))
         allowed = {"name", "prefix"} if kind == "remote" else {"name", "tags", "project"}
         for extra in sorted(set(ws) - allowed):
             raise ConfigError(f"{what}: workspaces attribute '{extra}' is not supported here")
